@@ -1,0 +1,96 @@
+// IngestBatch: one request's records on their way to Kafka, and the verdict
+// for each of its items.
+//
+// A gRPC worker fills a batch (IngestPipeline::Prepare), hands it through the
+// ring to the producer thread, and gets it back on its completion queue when
+// the last record's delivery report has arrived (`settled_event`). Between
+// those two moments the producer thread owns the records' results; after it,
+// the worker owns everything again.
+//
+// Thread rules: the owning worker writes everything before Submit. The
+// producer thread then writes only Record::error and `outstanding`. The worker
+// reads the results only after the settled event has fired, and
+// IsSettled()'s acquire load makes the producer's writes visible (the
+// completion queue orders them too, but that is invisible to ThreadSanitizer).
+#ifndef FEED_INGEST_SERVER_INGEST_BATCH_H_
+#define FEED_INGEST_SERVER_INGEST_BATCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "cq_event.h"
+#include "feed/interactions/v1/interactions.pb.h"
+#include "grpcpp/alarm.h"
+#include "grpcpp/completion_queue.h"
+#include "metrics.h"
+
+namespace feed_ingest {
+
+class IngestBatch {
+ public:
+  // One Kafka record: a valid item of the request.
+  struct Record {
+    IngestBatch* batch;
+    uint32_t index;        // Position in request.interactions().
+    uint32_t value_begin;  // The JSON value is values[value_begin, value_end).
+    uint32_t value_end;
+    int32_t error = 0;  // rd_kafka_resp_err_t of the delivery report; 0 = in Kafka.
+  };
+
+  // An item that failed validation.
+  struct Invalid {
+    uint32_t index;
+    std::string message;
+  };
+
+  // `cq` may be null (tests): then nothing is posted and IsSettled() tells.
+  IngestBatch(Method method, grpc::CompletionQueue* cq, CqEvent* settled_event)
+      : method_(method), cq_(cq), settled_event_(settled_event) {}
+  IngestBatch(const IngestBatch&) = delete;
+  IngestBatch& operator=(const IngestBatch&) = delete;
+
+  Method method() const { return method_; }
+  const ::feed::interactions::v1::Interaction& item(const Record& r) const {
+    return request.interactions(static_cast<int>(r.index));
+  }
+  absl::string_view value(const Record& r) const {
+    return absl::string_view(values).substr(r.value_begin, r.value_end - r.value_begin);
+  }
+
+  // Worker, before Submit: every record now awaits one delivery report.
+  void Arm() { outstanding_.store(static_cast<uint32_t>(records.size()), std::memory_order_relaxed); }
+
+  // Producer thread: the delivery report for `record`. The last one posts
+  // `settled_event` to the worker's completion queue.
+  void Settle(Record* record, int32_t error) {
+    record->error = error;
+    // acq_rel: release publishes `error` (and every earlier record's) to the
+    // thread that sees zero; acquire lets the last settler see them too.
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 && cq_ != nullptr) {
+      alarm_.Set(cq_, gpr_time_0(GPR_CLOCK_MONOTONIC), settled_event_);
+    }
+  }
+
+  // Worker: true once every record is settled; its results are then visible.
+  bool IsSettled() const { return outstanding_.load(std::memory_order_acquire) == 0; }
+
+  ::feed::interactions::v1::IngestRequest request;  // Owned; librdkafka reads its keys.
+  std::string values;                               // Every record's JSON, back to back.
+  std::vector<Record> records;
+  std::vector<Invalid> invalid;  // In index order.
+  int64_t received_ns = 0;       // Monotonic clock, for the delivery latency.
+
+ private:
+  const Method method_;
+  grpc::CompletionQueue* const cq_;
+  CqEvent* const settled_event_;
+  grpc::Alarm alarm_;
+  std::atomic<uint32_t> outstanding_{0};
+};
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_INGEST_BATCH_H_

@@ -1,0 +1,156 @@
+#include "ingest_server.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "logging.h"
+
+namespace feed_ingest {
+namespace {
+
+constexpr char kServiceName[] = "feed.interactions.v1.InteractionIngest";
+
+}  // namespace
+
+IngestServer::IngestServer(ServerOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(ServerOptions options) {
+  std::unique_ptr<IngestServer> server(new IngestServer(std::move(options)));
+  if (absl::Status s = server->Init(); !s.ok()) {
+    server->Shutdown();
+    return s;
+  }
+  return server;
+}
+
+absl::Status IngestServer::Init() {
+  const Clock* clock = options_.clock != nullptr ? options_.clock : &real_clock_;
+  brokers_ = options_.brokers;
+  if (brokers_.empty()) {
+    EmbeddedBrokerOptions broker_options;
+    broker_options.topic = options_.topic;
+    auto broker = EmbeddedBroker::Start(broker_options);
+    if (!broker.ok()) return broker.status();
+    embedded_ = *std::move(broker);
+    brokers_ = embedded_->bootstrap();
+    Log(LogLevel::kWarning,
+        "embedded broker started: in memory, for development only; give --brokers for "
+        "real Kafka",
+        {{"bootstrap", brokers_}, {"topic", options_.topic}, {"partitions", "6"}});
+  }
+
+  registry_ = std::make_shared<prometheus::Registry>();
+  metrics_ = std::make_unique<IngestMetrics>(*registry_);
+  if (!options_.metrics_listen.empty()) {
+    // prometheus-cpp reports a port it cannot bind by throwing; this is
+    // start-up, not the data path.
+    try {
+      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_listen, 2);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", options_.metrics_listen, ": ", e.what()));
+    }
+    exposer_->RegisterCollectable(registry_);
+    const auto ports = exposer_->GetListeningPorts();
+    metrics_port_ = ports.empty() ? 0 : ports.front();
+  }
+
+  validator_ = std::make_unique<InteractionValidator>(options_.limits);
+  KafkaSinkOptions sink_options;
+  sink_options.brokers = brokers_;
+  sink_options.topic = options_.topic;
+  sink_options.extra_config = options_.kafka_config;
+  sink_options.ring_capacity = options_.ring_capacity;
+  auto sink = KafkaSink::Create(std::move(sink_options), metrics_.get());
+  if (!sink.ok()) return sink.status();
+  sink_ = *std::move(sink);
+  TopicSpec spec;
+  spec.replication_factor = options_.replication_factor;
+  if (absl::Status s =
+          sink_->EnsureTopic(options_.startup_timeout, options_.create_topic ? &spec : nullptr);
+      !s.ok()) {
+    return s;
+  }
+
+  pipeline_ = std::make_unique<IngestPipeline>(validator_.get(), sink_.get(), metrics_.get(),
+                                               clock, options_.max_batch);
+  service_ = std::make_unique<IngestService>(pipeline_.get(), metrics_.get(), options_.service);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &grpc_port_);
+  service_->RegisterWith(&builder);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options_.listen));
+  }
+  sink_->Start();
+  service_->Start();
+  SetServing(true);
+
+  const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  const std::string metrics_host =
+      options_.metrics_listen.substr(0, options_.metrics_listen.rfind(':'));
+  Log(LogLevel::kInfo, "serving",
+      {{"grpc_listen", absl::StrCat(host, ":", grpc_port_)},
+       {"metrics_listen",
+        exposer_ ? absl::StrCat(metrics_host, ":", metrics_port_) : std::string("off")},
+       {"brokers", brokers_},
+       {"topic", options_.topic},
+       {"completion_queues", absl::StrCat(options_.service.completion_queues)},
+       {"ring_capacity", absl::StrCat(sink_->ring_capacity())},
+       {"max_batch", absl::StrCat(options_.max_batch)},
+       {"interaction_types", absl::StrJoin(options_.limits.interaction_types, ",")}});
+  return absl::OkStatus();
+}
+
+void IngestServer::SetServing(bool serving) {
+  if (server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void IngestServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options_.shutdown_timeout;
+  // Time kept back to answer calls whose records Kafka did not take in time.
+  const absl::Duration grace =
+      std::min(absl::Seconds(2), options_.shutdown_timeout / 4);
+  if (server_ != nullptr) {
+    Log(LogLevel::kInfo, "shutting down",
+        {{"calls_in_flight", absl::StrCat(service_->inflight_calls())},
+         {"timeout", absl::FormatDuration(options_.shutdown_timeout)}});
+    SetServing(false);
+    service_->BeginDrain();
+    service_->WaitIdle(deadline - grace);
+  }
+  if (sink_ != nullptr) sink_->Shutdown(deadline - grace);
+  if (server_ != nullptr) {
+    const bool idle = service_->WaitIdle(deadline);
+    server_->Shutdown(absl::ToChronoTime(deadline));
+    service_->Stop();
+    Log(LogLevel::kInfo, "stopped",
+        {{"took", absl::FormatDuration(absl::Now() - start)},
+         {"all_calls_answered", idle ? "true" : "false"}});
+  }
+  service_.reset();
+  server_.reset();
+  sink_.reset();
+  exposer_.reset();
+  embedded_.reset();
+}
+
+IngestServer::~IngestServer() { Shutdown(); }
+
+}  // namespace feed_ingest

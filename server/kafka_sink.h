@@ -1,0 +1,134 @@
+// KafkaSink: the one librdkafka producer and the thread that feeds it.
+//
+// gRPC workers hand batches over with TrySubmit(); the producer thread pops
+// them from a RecordRing, produces every record (zero-copy: librdkafka reads
+// the batch's memory until the delivery report), serves delivery reports, and
+// settles each batch when its last report arrives.
+//
+//   auto sink = KafkaSink::Create(options, &metrics);
+//   RETURN_IF_ERROR((*sink)->EnsureTopic(absl::Seconds(10)));
+//   (*sink)->Start();
+//   switch ((*sink)->TrySubmit(batch)) { ... }       // any thread
+//   (*sink)->Shutdown(absl::Now() + absl::Seconds(30));
+//
+// Producer settings: idempotent, acks=all, snappy, murmur2_random (the Java
+// client's placement of keys), linger 5 ms; `extra_config` overrides any of
+// them and adds any other librdkafka property (SASL, SSL, ...).
+//
+// Thread-safe: TrySubmit() from any thread; Start() and Shutdown() from one
+// controlling thread. Everything librdkafka calls back runs on the producer
+// thread.
+#ifndef FEED_INGEST_SERVER_KAFKA_SINK_H_
+#define FEED_INGEST_SERVER_KAFKA_SINK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ingest_batch.h"
+#include "librdkafka/rdkafka.h"
+#include "metrics.h"
+#include "record_ring.h"
+
+namespace feed_ingest {
+
+struct KafkaSinkOptions {
+  std::string brokers;  // bootstrap.servers
+  std::string topic = "feed.interactions.v1";
+  // Applied after the defaults, in order.
+  std::vector<std::pair<std::string, std::string>> extra_config;
+  size_t ring_capacity = 1024;  // Batches.
+};
+
+// What the topic must look like when EnsureTopic() creates it.
+struct TopicSpec {
+  int partitions = 6;
+  int replication_factor = 3;
+  int64_t retention_ms = 604'800'000;  // 7 days.
+  std::string compression = "snappy";
+};
+
+enum class SubmitResult {
+  kQueued,  // The batch will be settled on its completion queue.
+  kFull,    // The ring is full: back off and try again.
+  kClosed,  // The sink is shutting down: the batch was not taken.
+};
+
+class KafkaSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(KafkaSinkOptions options,
+                                                           IngestMetrics* metrics);
+  ~KafkaSink();
+  KafkaSink(const KafkaSink&) = delete;
+  KafkaSink& operator=(const KafkaSink&) = delete;
+
+  // Before Start(): fetches the topic's metadata. A missing topic is
+  // NOT_FOUND, or is created from `create` when given. UNAVAILABLE when no
+  // broker answers within `timeout`.
+  absl::Status EnsureTopic(absl::Duration timeout, const TopicSpec* create);
+
+  // Starts the producer thread.
+  void Start();
+
+  // Any thread. On kQueued the sink owns the batch until it settles.
+  SubmitResult TrySubmit(IngestBatch* batch);
+
+  // Stops taking batches, produces what the ring holds, and waits for
+  // delivery reports until `deadline`. Whatever Kafka has not acknowledged by
+  // then is purged and settled with an error, so every batch settles. Then
+  // the producer thread ends.
+  void Shutdown(absl::Time deadline);
+
+  size_t ring_capacity() const { return ring_.capacity(); }
+  rd_kafka_t* handle() const { return rk_; }
+
+ private:
+  KafkaSink(KafkaSinkOptions options, IngestMetrics* metrics);
+
+  void Run();
+  // Produces records of `batch` from `next_`; false when librdkafka's queue is
+  // full and the batch must be resumed later.
+  bool Produce(IngestBatch* batch);
+  void FailRemaining(IngestBatch* batch, rd_kafka_resp_err_t err);
+  void PublishMetrics();
+  void Drain(absl::Time deadline);
+
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
+
+  const KafkaSinkOptions options_;
+  IngestMetrics* const metrics_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_topic_t* rkt_ = nullptr;
+  RecordRing<IngestBatch*> ring_;
+  std::thread thread_;
+
+  // Shutdown handshake. TrySubmit() announces itself in `submitters_` before
+  // it reads `closed_`; the producer thread sets `closed_` before it reads
+  // `submitters_`. Both sequentially consistent, so either the submitter sees
+  // closed, or the producer sees the submitter and waits for its push.
+  std::atomic<bool> closed_{false};
+  std::atomic<int> submitters_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> stop_deadline_ns_{0};
+
+  // Producer thread only.
+  IngestBatch* blocked_ = nullptr;  // Batch whose records did not all fit.
+  size_t next_ = 0;                 // Its next record.
+  HistogramAccumulator latency_;
+  HistogramAccumulator lag_;
+  uint64_t delivered_ = 0;
+  int64_t last_publish_ns_ = 0;
+};
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_KAFKA_SINK_H_

@@ -1,0 +1,46 @@
+// feed-ingest: parses flags, starts the server, waits for SIGTERM or SIGINT,
+// shuts down in order. All logic lives in the library.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "ingest_server.h"
+#include "logging.h"
+#include "server_config.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  using namespace feed_ingest;
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(argc, argv, environ);
+  if (!config.ok()) {
+    std::fprintf(stderr, "feed-ingest: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  if (config->help) {
+    std::fputs(config->usage.c_str(), stdout);
+    return 0;
+  }
+  SetLogFormat(config->log_format);
+
+  // Block the stop signals in every thread (threads inherit the mask), so
+  // only sigwait() below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<IngestServer>> server =
+      IngestServer::Start(std::move(config->server));
+  if (!server.ok()) {
+    Log(LogLevel::kError, "cannot start", {{"error", server.status().ToString()}});
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  Log(LogLevel::kInfo, "signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}

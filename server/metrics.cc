@@ -1,0 +1,153 @@
+#include "metrics.h"
+
+#include <algorithm>
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+#include "librdkafka/rdkafka.h"
+
+namespace feed_ingest {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+absl::string_view RejectLabelName(size_t label) {
+  if (label < kRejectReasonCount) return RejectReasonName(static_cast<RejectReason>(label));
+  switch (static_cast<RejectLabel>(label)) {
+    case RejectLabel::kKafka:
+      return "kafka";
+    case RejectLabel::kOverload:
+      return "overload";
+    case RejectLabel::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+absl::string_view MethodName(Method method) {
+  return method == Method::kIngest ? "Ingest" : "Stream";
+}
+
+HistogramAccumulator::HistogramAccumulator(
+    const prometheus::Histogram::BucketBoundaries& bounds)
+    : bounds_(bounds), counts_(bounds.size() + 1, 0.0) {}
+
+void HistogramAccumulator::Observe(double value) {
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  counts_[bucket] += 1;
+  sum_ += value;
+  ++observed_;
+}
+
+void HistogramAccumulator::PublishTo(prometheus::Histogram& histogram) {
+  if (observed_ == 0) return;
+  histogram.ObserveMultiple(counts_, sum_);
+  std::fill(counts_.begin(), counts_.end(), 0.0);
+  sum_ = 0;
+  observed_ = 0;
+}
+
+const prometheus::Histogram::BucketBoundaries& IngestMetrics::LatencyBuckets() {
+  static const auto* const kBounds = new prometheus::Histogram::BucketBoundaries{
+      0.001, 0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
+      0.1,   0.2,   0.5,   1,      2,    5,     10,   30,   60};
+  return *kBounds;
+}
+
+const prometheus::Histogram::BucketBoundaries& IngestMetrics::EventLagBuckets() {
+  static const auto* const kBounds = new prometheus::Histogram::BucketBoundaries{
+      0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400};
+  return *kBounds;
+}
+
+const prometheus::Histogram::BucketBoundaries& IngestMetrics::BatchSizeBuckets() {
+  static const auto* const kBounds = new prometheus::Histogram::BucketBoundaries{
+      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+  return *kBounds;
+}
+
+IngestMetrics::IngestMetrics(prometheus::Registry& registry)
+    : failures_family_(BuildCounter()
+                           .Name("feed_ingest_kafka_delivery_failures_total")
+                           .Help("Records Kafka did not take, by librdkafka error")
+                           .Register(registry)),
+      accepted_(BuildCounter()
+                    .Name("feed_ingest_interactions_accepted_total")
+                    .Help("Items answered as accepted: in Kafka")
+                    .Register(registry)
+                    .Add({})),
+      delivered_(BuildCounter()
+                     .Name("feed_ingest_kafka_delivered_total")
+                     .Help("Records Kafka acknowledged")
+                     .Register(registry)
+                     .Add({})),
+      ring_depth_(BuildGauge()
+                      .Name("feed_ingest_ring_depth")
+                      .Help("Batches waiting in the ring for the producer thread")
+                      .Register(registry)
+                      .Add({})),
+      ring_capacity_(BuildGauge()
+                         .Name("feed_ingest_ring_capacity")
+                         .Help("Slots in the ring (batches)")
+                         .Register(registry)
+                         .Add({})),
+      kafka_queue_messages_(BuildGauge()
+                                .Name("feed_ingest_kafka_queue_messages")
+                                .Help("Messages librdkafka holds, not yet acknowledged")
+                                .Register(registry)
+                                .Add({})),
+      delivery_latency_(BuildHistogram()
+                            .Name("feed_ingest_delivery_latency_seconds")
+                            .Help("Receive to Kafka acknowledgement, per delivered item")
+                            .Register(registry)
+                            .Add({}, LatencyBuckets())),
+      event_lag_(BuildHistogram()
+                     .Name("feed_ingest_event_lag_seconds")
+                     .Help("Event timestamp to Kafka acknowledgement, per delivered item")
+                     .Register(registry)
+                     .Add({}, EventLagBuckets())),
+      batch_size_(BuildHistogram()
+                      .Name("feed_ingest_batch_size")
+                      .Help("Items per request")
+                      .Register(registry)
+                      .Add({}, BatchSizeBuckets())) {
+  auto& received = BuildCounter()
+                       .Name("feed_ingest_interactions_received_total")
+                       .Help("Items received, by gRPC method")
+                       .Register(registry);
+  auto& inflight = BuildGauge()
+                       .Name("feed_ingest_grpc_inflight_calls")
+                       .Help("gRPC calls being served, by method")
+                       .Register(registry);
+  for (size_t m = 0; m < kMethodCount; ++m) {
+    const std::string name(MethodName(static_cast<Method>(m)));
+    received_[m] = &received.Add({{"method", name}});
+    inflight_[m] = &inflight.Add({{"method", name}});
+  }
+  auto& rejected = BuildCounter()
+                       .Name("feed_ingest_interactions_rejected_total")
+                       .Help("Items not accepted, by reason")
+                       .Register(registry);
+  for (size_t r = 0; r < kRejectLabelCount; ++r) {
+    rejected_[r] = &rejected.Add({{"reason", std::string(RejectLabelName(r))}});
+  }
+  BuildGauge()
+      .Name("feed_ingest_build_info")
+      .Help("Versions this binary was built with")
+      .Register(registry)
+      .Add({{"version", FEED_INGEST_VERSION},
+            {"grpc", grpc::Version()},
+            {"librdkafka", rd_kafka_version_str()}})
+      .Set(1);
+}
+
+prometheus::Counter& IngestMetrics::DeliveryFailures(absl::string_view error) {
+  return failures_family_.Add({{"error", std::string(error)}});
+}
+
+}  // namespace feed_ingest

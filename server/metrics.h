@@ -1,0 +1,101 @@
+// IngestMetrics: every Prometheus series feed-ingest exports, created once.
+//
+// Series are resolved to references at construction, so the hot path never
+// looks a label up: callers index small arrays by enum. Updates are made per
+// batch, not per item (Counter::Increment(n), Histogram::ObserveMultiple).
+//
+//   auto registry = std::make_shared<prometheus::Registry>();
+//   IngestMetrics metrics(*registry);
+//   metrics.Received(Method::kIngest).Increment(batch_size);
+//
+// Thread-safe: prometheus-cpp metrics may be updated from any thread.
+#ifndef FEED_INGEST_SERVER_METRICS_H_
+#define FEED_INGEST_SERVER_METRICS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "validation.h"
+
+namespace feed_ingest {
+
+enum class Method : uint8_t { kIngest = 0, kStream = 1 };
+inline constexpr size_t kMethodCount = 2;
+absl::string_view MethodName(Method method);
+
+// Why an item was not accepted: a validation rule, or a reason from the
+// pipeline. The first kRejectReasonCount values mirror RejectReason.
+enum class RejectLabel : uint8_t {
+  kKafka = kRejectReasonCount,  // Kafka refused or timed out the record.
+  kOverload,                    // The ring was full (unary RESOURCE_EXHAUSTED).
+  kShutdown,                    // The server was shutting down.
+};
+inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 3;
+
+// A histogram filled locally by one thread and published in bulk, so the
+// per-item cost is an index computation and an add.
+class HistogramAccumulator {
+ public:
+  explicit HistogramAccumulator(const prometheus::Histogram::BucketBoundaries& bounds);
+  void Observe(double value);
+  // Publishes what was observed since the last call, then starts again.
+  void PublishTo(prometheus::Histogram& histogram);
+
+ private:
+  const prometheus::Histogram::BucketBoundaries& bounds_;
+  std::vector<double> counts_;  // One per bound, plus +Inf.
+  double sum_ = 0;
+  uint64_t observed_ = 0;
+};
+
+class IngestMetrics {
+ public:
+  explicit IngestMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& Received(Method m) { return *received_[static_cast<size_t>(m)]; }
+  prometheus::Counter& Rejected(size_t label) { return *rejected_[label]; }
+  prometheus::Counter& Rejected(RejectReason r) { return Rejected(static_cast<size_t>(r)); }
+  prometheus::Counter& Rejected(RejectLabel r) { return Rejected(static_cast<size_t>(r)); }
+  prometheus::Counter& accepted() { return accepted_; }
+  prometheus::Counter& delivered() { return delivered_; }
+  // Labelled by librdkafka's error name; failures are rare, so a lookup is fine.
+  prometheus::Counter& DeliveryFailures(absl::string_view error);
+  prometheus::Gauge& Inflight(Method m) { return *inflight_[static_cast<size_t>(m)]; }
+  prometheus::Gauge& ring_depth() { return ring_depth_; }
+  prometheus::Gauge& ring_capacity() { return ring_capacity_; }
+  prometheus::Gauge& kafka_queue_messages() { return kafka_queue_messages_; }
+  prometheus::Histogram& delivery_latency() { return delivery_latency_; }
+  prometheus::Histogram& event_lag() { return event_lag_; }
+  prometheus::Histogram& batch_size() { return batch_size_; }
+
+  static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+  static const prometheus::Histogram::BucketBoundaries& EventLagBuckets();
+  static const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets();
+
+ private:
+  prometheus::Family<prometheus::Counter>& failures_family_;
+  std::array<prometheus::Counter*, kMethodCount> received_;
+  std::array<prometheus::Counter*, kRejectLabelCount> rejected_;
+  prometheus::Counter& accepted_;
+  prometheus::Counter& delivered_;
+  std::array<prometheus::Gauge*, kMethodCount> inflight_;
+  prometheus::Gauge& ring_depth_;
+  prometheus::Gauge& ring_capacity_;
+  prometheus::Gauge& kafka_queue_messages_;
+  prometheus::Histogram& delivery_latency_;
+  prometheus::Histogram& event_lag_;
+  prometheus::Histogram& batch_size_;
+};
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_METRICS_H_

@@ -1,0 +1,34 @@
+// The Kafka record value: one Interaction as the JSON its consumers expect.
+//
+//   {"userId":"u1","videoId":"v9","interactionType":"like","watchTime":1200,
+//    "timestamp":"2026-11-27T06:00:00.123Z"}
+//
+// Exactly these five keys, in this order. Strings are escaped per RFC 8259
+// (quote, backslash and C0 controls; other UTF-8 passes through unchanged),
+// `watchTime` is an integer of milliseconds, `timestamp` is UTC with exactly
+// three fractional digits (sub-millisecond digits are truncated).
+#ifndef FEED_INGEST_SERVER_RECORD_JSON_H_
+#define FEED_INGEST_SERVER_RECORD_JSON_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "feed/interactions/v1/interactions.pb.h"
+
+namespace feed_ingest {
+
+// Appends the record for `item` to `*out`. `item` should have passed
+// validation; the encoder itself accepts any field values. Thread-safe.
+void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::string* out);
+
+// Appends `s` as a JSON string literal, quotes included.
+void AppendJsonString(absl::string_view s, std::string* out);
+
+// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for the instant `seconds` + `nanos`
+// after the Unix epoch, for years 0001 to 9999.
+void AppendRfc3339Millis(int64_t seconds, int32_t nanos, std::string* out);
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_RECORD_JSON_H_

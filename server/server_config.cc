@@ -1,0 +1,103 @@
+#include "server_config.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "flag_set.h"
+
+namespace feed_ingest {
+
+absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** envp) {
+  ServerConfig config;
+  ServerOptions& o = config.server;
+  ValidationLimits& v = o.limits;
+  int64_t replication = o.replication_factor;
+  int64_t max_id = static_cast<int64_t>(v.max_id_bytes);
+  int64_t max_event_id = static_cast<int64_t>(v.max_event_id_bytes);
+  int64_t max_batch = static_cast<int64_t>(o.max_batch);
+  int64_t ring = static_cast<int64_t>(o.ring_capacity);
+  int64_t queues = o.service.completion_queues;
+  int64_t window = o.service.stream_window;
+  std::vector<std::string> kafka_config;
+  std::string log_format = "text";
+
+  FlagSet flags("feed-ingest", "FEED_INGEST_");
+  flags.String("listen", &o.listen, "gRPC address, host:port (port 0 picks a free port)");
+  flags.String("metrics-listen", &o.metrics_listen,
+               "Prometheus /metrics address, host:port; empty disables it");
+  flags.String("brokers", &o.brokers,
+               "Kafka bootstrap servers, host:port,...; empty starts an in-memory embedded "
+               "broker for development");
+  flags.String("topic", &o.topic, "Kafka topic the records go to");
+  flags.Bool("create-topic", &o.create_topic,
+             "create the topic at start when it is missing (6 partitions, retention 7 days, "
+             "snappy)");
+  flags.Int("replication-factor", &replication, "replication factor for --create-topic", 1, 32);
+  flags.Repeated("kafka-config", &kafka_config,
+                 "librdkafka property key=value, applied over the defaults (SASL, SSL, ...)");
+  flags.List("interaction-types", &v.interaction_types, "allowed interaction_type values");
+  flags.Int("max-id-bytes", &max_id, "longest user_id and video_id, in bytes", 1, 1 << 20);
+  flags.Int("max-event-id-bytes", &max_event_id, "longest event_id, in bytes", 1, 1 << 20);
+  flags.Int("max-watch-time-ms", &v.max_watch_time_ms, "largest watch_time_ms", 0,
+            INT64_MAX);
+  flags.Duration("max-future", &v.max_future, "how far in the future a timestamp may be");
+  flags.Duration("max-age", &v.max_age, "how old a timestamp may be");
+  flags.Int("max-batch", &max_batch, "most interactions in one request", 1, 100000);
+  flags.Int("ring-capacity", &ring, "requests waiting for the Kafka producer thread, at most",
+            1, 1 << 24);
+  flags.Int("completion-queues", &queues, "gRPC completion queues, one worker thread each", 1,
+            256);
+  flags.Int("stream-window", &window,
+            "requests of one stream read and not yet answered, at most", 1, 1 << 20);
+  flags.Duration("shutdown-timeout", &o.shutdown_timeout,
+                 "longest time from SIGTERM to exit: calls answered, Kafka flushed");
+  flags.Duration("startup-timeout", &o.startup_timeout,
+                 "longest wait for Kafka at start before giving up");
+  flags.String("log-format", &log_format, "log lines as text (logfmt) or json");
+
+  std::vector<std::string> positional;
+  if (absl::Status s = flags.Parse(argc, argv, envp, &positional); !s.ok()) return s;
+  if (flags.help()) {
+    config.help = true;
+    config.usage = absl::StrCat(
+        "feed-ingest: takes user interactions over gRPC and writes them to Kafka.\n\n"
+        "Usage: feed-ingest [flags]\n\nFlags:\n",
+        flags.Usage());
+    return config;
+  }
+  if (!positional.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", positional.front(), "\"; flags start with --"));
+  }
+  for (const std::string& kv : kafka_config) {
+    std::string key, value;
+    if (absl::Status s = SplitKeyValue(kv, &key, &value); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--kafka-config: ", s.message()));
+    }
+    o.kafka_config.emplace_back(std::move(key), std::move(value));
+  }
+  if (v.interaction_types.empty()) {
+    return absl::InvalidArgumentError("--interaction-types: the list is empty");
+  }
+  if (log_format == "json") {
+    config.log_format = LogFormat::kJson;
+  } else if (log_format != "text") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-format: \"", log_format, "\" is not text or json"));
+  }
+  if (o.listen.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: \"", o.listen, "\" is not host:port"));
+  }
+  o.replication_factor = static_cast<int>(replication);
+  v.max_id_bytes = static_cast<size_t>(max_id);
+  v.max_event_id_bytes = static_cast<size_t>(max_event_id);
+  o.max_batch = static_cast<size_t>(max_batch);
+  o.ring_capacity = static_cast<size_t>(ring);
+  o.service.completion_queues = static_cast<int>(queues);
+  o.service.stream_window = static_cast<int>(window);
+  return config;
+}
+
+}  // namespace feed_ingest
