@@ -13,7 +13,7 @@ namespace feed_ingest {
 using ::feed::interactions::v1::Interaction;
 
 Interaction SyntheticInteraction(uint64_t n, uint64_t users, absl::Time now) {
-  static constexpr const char* kTypes[] = {"view", "view", "view", "like",
+  static constexpr const char* kTypes[] = {"view", "view",  "view",     "like",
                                            "skip", "share", "complete", "save"};
   // A cheap mix so users and videos spread evenly but repeat.
   uint64_t h = n * 0x9e3779b97f4a7c15ULL;
@@ -23,9 +23,11 @@ Interaction SyntheticInteraction(uint64_t n, uint64_t users, absl::Time now) {
   item.set_video_id(absl::StrCat("video-", (h >> 17) % 50000));
   item.set_interaction_type(kTypes[(h >> 7) % 8]);
   item.set_watch_time_ms(static_cast<int64_t>((h >> 11) % 600000));
+  // Floor division: nanos of a Timestamp are never negative, also before 1970.
+  const int64_t secs = absl::ToUnixSeconds(now);
   const int64_t us = absl::ToUnixMicros(now);
-  item.mutable_timestamp()->set_seconds(us / 1000000);
-  item.mutable_timestamp()->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  item.mutable_timestamp()->set_seconds(secs);
+  item.mutable_timestamp()->set_nanos(static_cast<int32_t>(us - secs * 1000000) * 1000);
   item.set_event_id(absl::StrCat("evt-", absl::Hex(h, absl::kZeroPad16), "-", n));
   return item;
 }

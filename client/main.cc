@@ -53,8 +53,8 @@ absl::Status ReadRequests(const std::string& file, int64_t count, int64_t batch,
   if (file.empty()) {
     const absl::Time now = absl::Now();
     for (int64_t i = 0; i < count; ++i) {
-      *next().add_interactions() = SyntheticInteraction(static_cast<uint64_t>(i),
-                                                        static_cast<uint64_t>(users), now);
+      *next().add_interactions() =
+          SyntheticInteraction(static_cast<uint64_t>(i), static_cast<uint64_t>(users), now);
     }
     return absl::OkStatus();
   }
@@ -96,8 +96,8 @@ void Report(const IngestRequest& request, const IngestResponse& response, Totals
               static_cast<unsigned long long>(response.sequence()), request.interactions_size(),
               response.accepted(), response.rejected_size());
   for (const auto& r : response.rejected()) {
-    std::printf("  index=%u code=%s message=%s\n", r.index(),
-                RejectionCode_Name(r.code()).c_str(), r.message().c_str());
+    std::printf("  index=%u code=%s message=%s\n", r.index(), RejectionCode_Name(r.code()).c_str(),
+                r.message().c_str());
   }
 }
 
@@ -124,8 +124,8 @@ int Send(int argc, char** argv) {
   std::vector<IngestRequest> requests;
   if (auto s = ReadRequests(file, count, batch, users, &requests); !s.ok()) return Fail(s);
 
-  auto stub = InteractionIngest::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub =
+      InteractionIngest::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   Totals totals;
   uint64_t items = 0;
   for (const auto& r : requests) items += static_cast<uint64_t>(r.interactions_size());
@@ -137,12 +137,11 @@ int Send(int argc, char** argv) {
       grpc::Status status = stub->Ingest(&ctx, request, &response);
       if (!status.ok()) {
         ++totals.failed_calls;
-        std::printf("sequence=%llu items=%d error=%s message=%s\n",
-                    static_cast<unsigned long long>(request.sequence()),
-                    request.interactions_size(),
-                    absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))
-                        .c_str(),
-                    status.error_message().c_str());
+        std::printf(
+            "sequence=%llu items=%d error=%s message=%s\n",
+            static_cast<unsigned long long>(request.sequence()), request.interactions_size(),
+            absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+            status.error_message().c_str());
         continue;
       }
       Report(request, response, &totals);
@@ -165,10 +164,10 @@ int Send(int argc, char** argv) {
     grpc::Status status = call->Finish();
     if (!status.ok()) {
       ++totals.failed_calls;
-      std::printf("stream error=%s message=%s\n",
-                  absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))
-                      .c_str(),
-                  status.error_message().c_str());
+      std::printf(
+          "stream error=%s message=%s\n",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+          status.error_message().c_str());
     }
   }
   std::printf("total: items=%llu accepted=%llu rejected=%llu failed_calls=%llu\n",

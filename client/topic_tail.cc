@@ -16,7 +16,8 @@ absl::Status TailTopic(const TailOptions& options,
       {"enable.auto.commit", "false"},
       {"enable.partition.eof", "false"},
   };
-  for (const auto& [k, v] : defaults) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err));
+  for (const auto& [k, v] : defaults)
+    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err));
   for (const auto& [k, v] : options.kafka_config) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
@@ -96,10 +97,10 @@ absl::Status TailTopic(const TailOptions& options,
 
 std::string FormatTailedRecord(const TailedRecord& record) {
   return absl::StrCat(
-      "partition=", record.partition, " offset=", record.offset, " key=", record.key,
-      " headers={",
-      absl::StrJoin(record.headers, ",",
-                    [](std::string* out, const auto& h) { absl::StrAppend(out, h.first, "=", h.second); }),
+      "partition=", record.partition, " offset=", record.offset, " key=", record.key, " headers={",
+      absl::StrJoin(
+          record.headers, ",",
+          [](std::string* out, const auto& h) { absl::StrAppend(out, h.first, "=", h.second); }),
       "} ", record.value);
 }
 

@@ -25,8 +25,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   const rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
       broker->cluster_, options.topic.c_str(), options.partitions, options.replication_factor);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::InternalError(absl::StrCat("embedded broker: creating topic ", options.topic,
-                                            ": ", rd_kafka_err2str(e)));
+    return absl::InternalError(
+        absl::StrCat("embedded broker: creating topic ", options.topic, ": ", rd_kafka_err2str(e)));
   }
   broker->bootstrap_ = rd_kafka_mock_cluster_bootstraps(broker->cluster_);
   return broker;

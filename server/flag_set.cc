@@ -58,8 +58,7 @@ void FlagSet::Int(std::string name, int64_t* value, std::string help, int64_t mi
       return absl::InvalidArgumentError(absl::StrCat("\"", v, "\" is not an integer"));
     }
     if (parsed < min || parsed > max) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(parsed, " is outside ", min, "..", max));
+      return absl::InvalidArgumentError(absl::StrCat(parsed, " is outside ", min, "..", max));
     }
     *value = parsed;
     return absl::OkStatus();
@@ -204,8 +203,7 @@ std::string FlagSet::Usage() const {
 absl::Status SplitKeyValue(absl::string_view text, std::string* key, std::string* value) {
   const size_t eq = text.find('=');
   if (eq == absl::string_view::npos || eq == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" is not of the form key=value"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not of the form key=value"));
   }
   key->assign(text.data(), eq);
   value->assign(text.data() + eq + 1, text.size() - eq - 1);

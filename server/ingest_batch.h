@@ -61,7 +61,9 @@ class IngestBatch {
   }
 
   // Worker, before Submit: every record now awaits one delivery report.
-  void Arm() { outstanding_.store(static_cast<uint32_t>(records.size()), std::memory_order_relaxed); }
+  void Arm() {
+    outstanding_.store(static_cast<uint32_t>(records.size()), std::memory_order_relaxed);
+  }
 
   // Producer thread: the delivery report for `record`. The last one posts
   // `settled_event` to the worker's completion queue.

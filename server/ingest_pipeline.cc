@@ -46,19 +46,14 @@ void MergeRejections(const IngestBatch& batch, RecordMessage record_message,
 
 IngestPipeline::IngestPipeline(const InteractionValidator* validator, KafkaSink* sink,
                                IngestMetrics* metrics, const Clock* clock, size_t max_batch)
-    : validator_(validator),
-      sink_(sink),
-      metrics_(metrics),
-      clock_(clock),
-      max_batch_(max_batch) {}
+    : validator_(validator), sink_(sink), metrics_(metrics), clock_(clock), max_batch_(max_batch) {}
 
 absl::Status IngestPipeline::CheckSize(const IngestRequest& request) const {
   const size_t n = static_cast<size_t>(request.interactions_size());
   if (n == 0) return absl::InvalidArgumentError("interactions: the batch is empty");
   if (n > max_batch_) {
-    return absl::InvalidArgumentError(absl::StrCat("interactions: ", n,
-                                                   " items is more than the limit of ",
-                                                   max_batch_, " per request"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "interactions: ", n, " items is more than the limit of ", max_batch_, " per request"));
   }
   return absl::OkStatus();
 }
@@ -110,8 +105,8 @@ void IngestPipeline::Answer(const IngestBatch& batch, IngestResponse* response) 
                                err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
         *code = permanent ? ::feed::interactions::v1::REJECTION_CODE_INVALID
                           : ::feed::interactions::v1::REJECTION_CODE_RETRYABLE;
-        *message = absl::StrCat("kafka: ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err),
-                                ")");
+        *message =
+            absl::StrCat("kafka: ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err), ")");
         return true;
       },
       response);

@@ -78,8 +78,8 @@ absl::Status IngestServer::Init() {
     return s;
   }
 
-  pipeline_ = std::make_unique<IngestPipeline>(validator_.get(), sink_.get(), metrics_.get(),
-                                               clock, options_.max_batch);
+  pipeline_ = std::make_unique<IngestPipeline>(validator_.get(), sink_.get(), metrics_.get(), clock,
+                                               options_.max_batch);
   service_ = std::make_unique<IngestService>(pipeline_.get(), metrics_.get(), options_.service);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -125,8 +125,7 @@ void IngestServer::Shutdown() {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options_.shutdown_timeout;
   // Time kept back to answer calls whose records Kafka did not take in time.
-  const absl::Duration grace =
-      std::min(absl::Seconds(2), options_.shutdown_timeout / 4);
+  const absl::Duration grace = std::min(absl::Seconds(2), options_.shutdown_timeout / 4);
   if (server_ != nullptr) {
     Log(LogLevel::kInfo, "shutting down",
         {{"calls_in_flight", absl::StrCat(service_->inflight_calls())},

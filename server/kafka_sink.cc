@@ -21,8 +21,7 @@ struct RdKafkaConfDeleter {
 
 absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char err[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof(err)) !=
-      RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
     return absl::InvalidArgumentError(absl::StrCat("Kafka property ", key, ": ", err));
   }
   return absl::OkStatus();
@@ -78,8 +77,8 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
   conf.release();
   sink->rkt_ = rd_kafka_topic_new(sink->rk_, sink->options_.topic.c_str(), nullptr);
   if (sink->rkt_ == nullptr) {
-    return absl::InternalError(absl::StrCat("Kafka topic handle: ",
-                                            rd_kafka_err2str(rd_kafka_last_error())));
+    return absl::InternalError(
+        absl::StrCat("Kafka topic handle: ", rd_kafka_err2str(rd_kafka_last_error())));
   }
   metrics->ring_capacity().Set(static_cast<double>(sink->ring_.capacity()));
   return sink;
@@ -154,8 +153,7 @@ absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* cre
         if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
           result = absl::UnavailableError(
               absl::StrCat("creating topic: ", rd_kafka_event_error_string(ev)));
-        } else if (n == 1 && rd_kafka_topic_result_error(topics[0]) !=
-                                 RD_KAFKA_RESP_ERR_NO_ERROR &&
+        } else if (n == 1 && rd_kafka_topic_result_error(topics[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
                    rd_kafka_topic_result_error(topics[0]) !=
                        RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
           result = absl::FailedPreconditionError(
@@ -180,7 +178,9 @@ absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* cre
   }
 }
 
-void KafkaSink::Start() { thread_ = std::thread([this] { Run(); }); }
+void KafkaSink::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 SubmitResult KafkaSink::TrySubmit(IngestBatch* batch) {
   submitters_.fetch_add(1, std::memory_order_seq_cst);
@@ -218,11 +218,11 @@ bool KafkaSink::Produce(IngestBatch* batch) {
                           static_cast<ssize_t>(item.event_id().size()));
     }
     // No copy flag: the batch keeps key and value alive until the report.
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
-        RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
+                          RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++next_;
       continue;
@@ -256,8 +256,8 @@ void KafkaSink::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, vo
     self->latency_.Observe(static_cast<double>(MonotonicNanos() - batch->received_ns) * 1e-9);
     const auto& ts = batch->item(*record).timestamp();
     const double event_s = static_cast<double>(ts.seconds()) + ts.nanos() * 1e-9;
-    self->lag_.Observe(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) -
-                                         event_s));
+    self->lag_.Observe(
+        std::max(0.0, absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) - event_s));
   } else {
     self->metrics_->DeliveryFailures(rd_kafka_err2name(msg->err)).Increment();
   }
@@ -278,7 +278,7 @@ void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* /*opa
 
 void KafkaSink::OnLog(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
   // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
-  const LogLevel lv = level <= 3 ? LogLevel::kError
+  const LogLevel lv = level <= 3   ? LogLevel::kError
                       : level == 4 ? LogLevel::kWarning
                       : level <= 6 ? LogLevel::kInfo
                                    : LogLevel::kDebug;
@@ -316,7 +316,8 @@ void KafkaSink::Run() {
     if (stop_.load(std::memory_order_acquire)) {
       const absl::Time deadline =
           absl::FromUnixNanos(stop_deadline_ns_.load(std::memory_order_relaxed));
-      const bool idle = blocked_ == nullptr && ring_.SizeApprox() == 0 && rd_kafka_outq_len(rk_) == 0;
+      const bool idle =
+          blocked_ == nullptr && ring_.SizeApprox() == 0 && rd_kafka_outq_len(rk_) == 0;
       if (idle || absl::Now() >= deadline) {
         Drain(deadline);
         PublishMetrics();

@@ -32,8 +32,7 @@ absl::string_view MethodName(Method method) {
   return method == Method::kIngest ? "Ingest" : "Stream";
 }
 
-HistogramAccumulator::HistogramAccumulator(
-    const prometheus::Histogram::BucketBoundaries& bounds)
+HistogramAccumulator::HistogramAccumulator(const prometheus::Histogram::BucketBoundaries& bounds)
     : bounds_(bounds), counts_(bounds.size() + 1, 0.0) {}
 
 void HistogramAccumulator::Observe(double value) {
@@ -66,8 +65,8 @@ const prometheus::Histogram::BucketBoundaries& IngestMetrics::EventLagBuckets() 
 }
 
 const prometheus::Histogram::BucketBoundaries& IngestMetrics::BatchSizeBuckets() {
-  static const auto* const kBounds = new prometheus::Histogram::BucketBoundaries{
-      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+  static const auto* const kBounds =
+      new prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
   return *kBounds;
 }
 

@@ -35,7 +35,8 @@ namespace feed_ingest {
 template <typename T>
 class RecordRing {
  public:
-  // `capacity` >= 1; rounded up to the next power of two.
+  // Rounded up to the next power of two, and to at least 2: with one slot
+  // the "full" sequence of one lap equals the "empty" one of the next.
   explicit RecordRing(size_t capacity)
       : capacity_(RoundUp(capacity)), mask_(capacity_ - 1), slots_(new Slot[capacity_]) {
     for (size_t i = 0; i < capacity_; ++i) {
@@ -115,7 +116,7 @@ class RecordRing {
   };
 
   static size_t RoundUp(size_t n) {
-    size_t p = 1;
+    size_t p = 2;
     while (p < n) p <<= 1;
     return p;
   }

@@ -39,17 +39,15 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.List("interaction-types", &v.interaction_types, "allowed interaction_type values");
   flags.Int("max-id-bytes", &max_id, "longest user_id and video_id, in bytes", 1, 1 << 20);
   flags.Int("max-event-id-bytes", &max_event_id, "longest event_id, in bytes", 1, 1 << 20);
-  flags.Int("max-watch-time-ms", &v.max_watch_time_ms, "largest watch_time_ms", 0,
-            INT64_MAX);
+  flags.Int("max-watch-time-ms", &v.max_watch_time_ms, "largest watch_time_ms", 0, INT64_MAX);
   flags.Duration("max-future", &v.max_future, "how far in the future a timestamp may be");
   flags.Duration("max-age", &v.max_age, "how old a timestamp may be");
   flags.Int("max-batch", &max_batch, "most interactions in one request", 1, 100000);
-  flags.Int("ring-capacity", &ring, "requests waiting for the Kafka producer thread, at most",
-            1, 1 << 24);
-  flags.Int("completion-queues", &queues, "gRPC completion queues, one worker thread each", 1,
-            256);
-  flags.Int("stream-window", &window,
-            "requests of one stream read and not yet answered, at most", 1, 1 << 20);
+  flags.Int("ring-capacity", &ring, "requests waiting for the Kafka producer thread, at most", 1,
+            1 << 24);
+  flags.Int("completion-queues", &queues, "gRPC completion queues, one worker thread each", 1, 256);
+  flags.Int("stream-window", &window, "requests of one stream read and not yet answered, at most",
+            1, 1 << 20);
   flags.Duration("shutdown-timeout", &o.shutdown_timeout,
                  "longest time from SIGTERM to exit: calls answered, Kafka flushed");
   flags.Duration("startup-timeout", &o.startup_timeout,

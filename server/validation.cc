@@ -66,15 +66,13 @@ TextError CheckText(absl::string_view s, size_t* where) {
 }
 
 std::optional<Violation> CheckString(RejectReason reason, absl::string_view field,
-                                     absl::string_view value, size_t min_bytes,
-                                     size_t max_bytes) {
+                                     absl::string_view value, size_t min_bytes, size_t max_bytes) {
   if (value.size() < min_bytes) {
     return Violation{reason, absl::StrCat(field, ": required, must not be empty")};
   }
   if (value.size() > max_bytes) {
     return Violation{reason, absl::StrCat(field, ": ", value.size(),
-                                          " bytes is longer than the limit of ",
-                                          max_bytes)};
+                                          " bytes is longer than the limit of ", max_bytes)};
   }
   size_t where = 0;
   switch (CheckText(value, &where)) {
@@ -83,10 +81,10 @@ std::optional<Violation> CheckString(RejectReason reason, absl::string_view fiel
     case TextError::kBadUtf8:
       return Violation{reason, absl::StrCat(field, ": invalid UTF-8 at byte ", where)};
     case TextError::kControl:
-      return Violation{reason, absl::StrCat(field, ": control character 0x",
-                                            absl::Hex(static_cast<unsigned char>(
-                                                value[where]), absl::kZeroPad2),
-                                            " at byte ", where)};
+      return Violation{
+          reason, absl::StrCat(field, ": control character 0x",
+                               absl::Hex(static_cast<unsigned char>(value[where]), absl::kZeroPad2),
+                               " at byte ", where)};
   }
   return std::nullopt;
 }
@@ -118,8 +116,8 @@ InteractionValidator::InteractionValidator(ValidationLimits limits)
 
 std::optional<Violation> InteractionValidator::Check(const Interaction& item,
                                                      absl::Time now) const {
-  if (auto v = CheckString(RejectReason::kUserId, "user_id", item.user_id(), 1,
-                           limits_.max_id_bytes)) {
+  if (auto v =
+          CheckString(RejectReason::kUserId, "user_id", item.user_id(), 1, limits_.max_id_bytes)) {
     return v;
   }
   if (auto v = CheckString(RejectReason::kVideoId, "video_id", item.video_id(), 1,
@@ -137,8 +135,7 @@ std::optional<Violation> InteractionValidator::Check(const Interaction& item,
     const bool printable = sent.size() <= 32 && CheckText(sent, &where) == TextError::kNone;
     return Violation{RejectReason::kInteractionType,
                      absl::StrCat("interaction_type: ",
-                                  printable ? absl::StrCat("\"", sent, "\"")
-                                            : std::string("value"),
+                                  printable ? absl::StrCat("\"", sent, "\"") : std::string("value"),
                                   " is not one of: ", types_list_)};
   }
   if (item.watch_time_ms() < 0) {
@@ -156,18 +153,17 @@ std::optional<Violation> InteractionValidator::Check(const Interaction& item,
   const auto& ts = item.timestamp();
   using google::protobuf::util::TimeUtil;
   if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
-      ts.nanos() > 999'999'999) {
+      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999'999'999) {
     return Violation{RejectReason::kTimestamp,
                      absl::StrCat("timestamp: seconds=", ts.seconds(), " nanos=", ts.nanos(),
                                   " is not a valid timestamp")};
   }
   const absl::Time when = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
   if (when > now + limits_.max_future) {
-    return Violation{RejectReason::kTimestamp,
-                     absl::StrCat("timestamp: ", absl::FormatTime(when, absl::UTCTimeZone()),
-                                  " is more than ", absl::FormatDuration(limits_.max_future),
-                                  " in the future")};
+    return Violation{
+        RejectReason::kTimestamp,
+        absl::StrCat("timestamp: ", absl::FormatTime(when, absl::UTCTimeZone()), " is more than ",
+                     absl::FormatDuration(limits_.max_future), " in the future")};
   }
   if (when < now - limits_.max_age) {
     return Violation{RejectReason::kTimestamp,

@@ -22,8 +22,8 @@ namespace feed_ingest {
 struct ValidationLimits {
   size_t max_id_bytes = 128;
   size_t max_event_id_bytes = 128;
-  std::vector<std::string> interaction_types = {
-      "view", "like", "unlike", "share", "comment", "skip", "complete", "save"};
+  std::vector<std::string> interaction_types = {"view",    "like", "unlike",   "share",
+                                                "comment", "skip", "complete", "save"};
   int64_t max_watch_time_ms = 86'400'000;
   absl::Duration max_future = absl::Minutes(5);
   absl::Duration max_age = absl::Hours(24 * 7);

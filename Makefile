@@ -1,0 +1,34 @@
+# The verbs: run, test, build, fmt, clean. Each installs what it needs.
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test fmt clean
+
+all: build
+
+deps:
+	@deploy/local/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j$(JOBS)
+
+tests/interop/node_modules/.package-lock.json: tests/interop/package-lock.json
+	cd tests/interop && npm ci --no-audit --no-fund
+
+run: build
+	@deploy/local/run.sh
+
+test: build tests/interop/node_modules/.package-lock.json
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+
+fmt:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

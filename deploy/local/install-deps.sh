@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running feed-ingest need on Debian 12,
+# only when missing. Used by `make run`, `make test` and `make build`.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build ccache pkg-config g++ make
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librdkafka-dev libabsl-dev prometheus-cpp-dev
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev
+  curl
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A tool may be on PATH without its Debian package (e.g. a newer Node.js).
+for i in "${!missing[@]}"; do
+  case "${missing[$i]}" in
+    cmake|make|g++|curl) command -v "${missing[$i]}" >/dev/null 2>&1 && unset 'missing[i]' ;;
+  esac
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,335 @@
+// The real server on a free port, a mock Kafka cluster in this process, a
+// real gRPC channel, and librdkafka's consumer reading back what was written.
+#include "ingest_server.h"
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "embedded_broker.h"
+#include "feed/interactions/v1/interactions.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "prometheus/metric_family.h"
+#include "record_json.h"
+#include "support/kafka_reader.h"
+#include "support/murmur2.h"
+
+namespace feed_ingest {
+namespace {
+
+using ::feed::interactions::v1::IngestRequest;
+using ::feed::interactions::v1::IngestResponse;
+using ::feed::interactions::v1::Interaction;
+using ::feed::interactions::v1::InteractionIngest;
+using ::feed::interactions::v1::REJECTION_CODE_INVALID;
+using testing::Header;
+using testing::JavaPartition;
+using testing::MakeInteraction;
+using testing::ReadTopic;
+
+constexpr char kTopic[] = "feed.interactions.v1";
+
+class IngestServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options = {}) {
+    EmbeddedBrokerOptions broker_options;
+    broker_ = *EmbeddedBroker::Start(broker_options);
+    options.brokers = broker_->bootstrap();
+    options.listen = "127.0.0.1:0";
+    options.metrics_listen = "127.0.0.1:0";
+    options.shutdown_timeout = absl::Seconds(10);
+    auto server = IngestServer::Start(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = InteractionIngest::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  grpc::Status Ingest(const IngestRequest& request, IngestResponse* response) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return stub_->Ingest(&ctx, request, response);
+  }
+
+  // The value of a counter or gauge series, or -1 when absent.
+  double MetricValue(const std::string& name, const std::map<std::string, std::string>& labels) {
+    for (const auto& family : server_->registry()->Collect()) {
+      if (family.name != name) continue;
+      for (const auto& metric : family.metric) {
+        std::map<std::string, std::string> have;
+        for (const auto& l : metric.label) have[l.name] = l.value;
+        if (have != labels) continue;
+        if (family.type == prometheus::MetricType::Counter) return metric.counter.value;
+        if (family.type == prometheus::MetricType::Gauge) return metric.gauge.value;
+      }
+    }
+    return -1;
+  }
+
+  // Checks one Kafka record against the interaction it came from.
+  static void ExpectRecordMatches(const TailedRecord& record, const Interaction& sent) {
+    EXPECT_EQ(record.key, sent.user_id());
+    EXPECT_EQ(record.partition, JavaPartition(sent.user_id(), 6)) << record.key;
+    EXPECT_EQ(Header(record, "content-type"), "application/json");
+    EXPECT_EQ(Header(record, "event-id"), sent.event_id());
+    const nlohmann::json value = nlohmann::json::parse(record.value);
+    ASSERT_TRUE(value.is_object());
+    EXPECT_EQ(value.size(), 5u) << record.value;
+    EXPECT_EQ(value.at("userId").get<std::string>(), sent.user_id());
+    EXPECT_EQ(value.at("videoId").get<std::string>(), sent.video_id());
+    EXPECT_EQ(value.at("interactionType").get<std::string>(), sent.interaction_type());
+    ASSERT_TRUE(value.at("watchTime").is_number_integer());
+    EXPECT_EQ(value.at("watchTime").get<int64_t>(), sent.watch_time_ms());
+    std::string ts;
+    AppendRfc3339Millis(sent.timestamp().seconds(), sent.timestamp().nanos(), &ts);
+    EXPECT_EQ(value.at("timestamp").get<std::string>(), ts);
+  }
+
+  std::unique_ptr<EmbeddedBroker> broker_;
+  std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<InteractionIngest::Stub> stub_;
+};
+
+TEST_F(IngestServerTest, MixedBatchTakesTheValidItemsAndNamesEachBadOne) {
+  StartServer();
+  IngestRequest request;
+  request.set_sequence(42);
+  *request.add_interactions() = MakeInteraction("user-1", "video-1", "e-0");
+  *request.add_interactions() = MakeInteraction("", "video-2", "e-1");  // No user.
+  *request.add_interactions() = MakeInteraction("ユーザー🎬", "vidéo \"3\"", "e-2");
+  Interaction bad_type = MakeInteraction("user-4", "video-4", "e-3");
+  bad_type.set_interaction_type("dislike");
+  *request.add_interactions() = bad_type;
+  Interaction bad_watch = MakeInteraction("user-5", "video-5", "e-4");
+  bad_watch.set_watch_time_ms(-5);
+  *request.add_interactions() = bad_watch;
+  *request.add_interactions() = MakeInteraction("user-6", "video-6", "");  // No event id.
+
+  IngestResponse response;
+  ASSERT_TRUE(Ingest(request, &response).ok());
+  EXPECT_EQ(response.sequence(), 42u);
+  EXPECT_EQ(response.accepted(), 3u);
+  ASSERT_EQ(response.rejected_size(), 3);
+  EXPECT_EQ(response.rejected(0).index(), 1u);
+  EXPECT_EQ(response.rejected(0).code(), REJECTION_CODE_INVALID);
+  EXPECT_EQ(response.rejected(0).message(), "user_id: required, must not be empty");
+  EXPECT_EQ(response.rejected(1).index(), 3u);
+  EXPECT_EQ(response.rejected(1).message(),
+            "interaction_type: \"dislike\" is not one of: view, like, unlike, share, comment, "
+            "skip, complete, save");
+  EXPECT_EQ(response.rejected(2).index(), 4u);
+  EXPECT_EQ(response.rejected(2).message(), "watch_time_ms: -5 is below 0");
+
+  const auto records = ReadTopic(server_->brokers(), kTopic, 3);
+  ASSERT_EQ(records.size(), 3u);
+  std::map<std::string, Interaction> by_video = {{"video-1", request.interactions(0)},
+                                                 {"vidéo \"3\"", request.interactions(2)},
+                                                 {"video-6", request.interactions(5)}};
+  std::set<std::string> seen;
+  for (const auto& record : records) {
+    const std::string video = nlohmann::json::parse(record.value).at("videoId");
+    ASSERT_TRUE(by_video.count(video)) << record.value;
+    EXPECT_TRUE(seen.insert(video).second) << "twice: " << video;
+    ExpectRecordMatches(record, by_video[video]);
+  }
+  EXPECT_EQ(Header(records[0], "event-id").empty() + Header(records[1], "event-id").empty() +
+                Header(records[2], "event-id").empty(),
+            1);
+
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_received_total", {{"method", "Ingest"}}), 6);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_accepted_total", {}), 3);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "user_id"}}), 1);
+  EXPECT_EQ(
+      MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "interaction_type"}}), 1);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "watch_time"}}), 1);
+}
+
+TEST_F(IngestServerTest, WholeCallErrors) {
+  ServerOptions options;
+  options.max_batch = 5;
+  StartServer(options);
+  IngestRequest empty;
+  IngestResponse response;
+  grpc::Status s = Ingest(empty, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "interactions: the batch is empty");
+
+  IngestRequest big;
+  for (int i = 0; i < 6; ++i) *big.add_interactions() = MakeInteraction("u", "v", "");
+  s = Ingest(big, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "interactions: 6 items is more than the limit of 5 per request");
+
+  // Bytes that are not an IngestRequest: an error, and the server goes on.
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  const char garbage[] = "\x0a\xff\xff\xff\xff\x0f";
+  grpc::Slice slice(garbage, sizeof(garbage) - 1);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::Status done;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  generic.UnaryCall(&ctx, "/feed.interactions.v1.InteractionIngest/Ingest", {}, &in, &out,
+                    [&](grpc::Status st) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      done = st;
+                      finished = true;
+                      cv.notify_one();
+                    });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return finished; });
+  }
+  EXPECT_FALSE(done.ok());
+  EXPECT_NE(done.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << done.error_message();
+
+  IngestRequest good;
+  *good.add_interactions() = MakeInteraction("u", "v", "ok");
+  ASSERT_TRUE(Ingest(good, &response).ok());
+  EXPECT_EQ(response.accepted(), 1u);
+}
+
+TEST_F(IngestServerTest, StreamAnswersEverySequenceAndWritesEveryRecordOnce) {
+  StartServer();
+  constexpr int kRequests = 1000;
+  constexpr int kPerRequest = 10;
+  std::map<std::string, Interaction> sent;
+  std::vector<IngestRequest> requests(kRequests);
+  for (int r = 0; r < kRequests; ++r) {
+    requests[r].set_sequence(static_cast<uint64_t>(r + 1));
+    for (int i = 0; i < kPerRequest; ++i) {
+      const int n = r * kPerRequest + i;
+      Interaction item = MakeInteraction(absl::StrCat("user-", n % 97, n % 5 == 0 ? "-ñ" : ""),
+                                         absl::StrCat("video-", n), absl::StrCat("evt-", n));
+      item.set_watch_time_ms(n);
+      sent[item.event_id()] = item;
+      *requests[r].add_interactions() = item;
+    }
+  }
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  auto stream = stub_->Stream(&ctx);
+  std::thread writer([&] {
+    for (const auto& request : requests) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  std::map<uint64_t, int> answered;
+  IngestResponse response;
+  while (stream->Read(&response)) {
+    ++answered[response.sequence()];
+    EXPECT_EQ(response.accepted(), static_cast<uint32_t>(kPerRequest));
+    EXPECT_EQ(response.rejected_size(), 0);
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answered.size(), static_cast<size_t>(kRequests));
+  for (const auto& [sequence, count] : answered) {
+    EXPECT_GE(sequence, 1u);
+    EXPECT_LE(sequence, static_cast<uint64_t>(kRequests));
+    EXPECT_EQ(count, 1) << "sequence " << sequence;
+  }
+
+  const auto records = ReadTopic(server_->brokers(), kTopic, sent.size() + 1);
+  ASSERT_EQ(records.size(), sent.size());
+  std::set<std::string> seen;
+  for (const auto& record : records) {
+    const std::string id = Header(record, "event-id");
+    ASSERT_TRUE(sent.count(id)) << id;
+    ASSERT_TRUE(seen.insert(id).second) << "duplicate " << id;
+    ExpectRecordMatches(record, sent[id]);
+  }
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_received_total", {{"method", "Stream"}}),
+            kRequests * kPerRequest);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_accepted_total", {}), kRequests * kPerRequest);
+}
+
+// A slow broker and a tiny producer queue fill the ring: unary calls get
+// RESOURCE_EXHAUSTED with nothing taken, streams wait; everything answered
+// as accepted is in Kafka, everything refused is not.
+TEST_F(IngestServerTest, BackpressureRefusesOrWaitsAndLosesNothing) {
+  ServerOptions options;
+  options.ring_capacity = 1;
+  options.kafka_config = {{"queue.buffering.max.messages", "4"}};
+  StartServer(options);
+  for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_rtt(broker_->cluster(), b, 200);
+
+  std::mutex mu;
+  std::set<std::string> accepted, refused;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 10; ++i) {
+        IngestRequest request;
+        const std::string id = absl::StrCat("u-", c, "-", i);
+        *request.add_interactions() = MakeInteraction(absl::StrCat("user-", c), "v", id);
+        IngestResponse response;
+        const grpc::Status s = Ingest(request, &response);
+        std::lock_guard<std::mutex> lock(mu);
+        if (s.ok() && response.accepted() == 1) {
+          accepted.insert(id);
+        } else {
+          EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+          refused.insert(id);
+        }
+      }
+    });
+  }
+  // A stream under the same pressure is paused, not refused.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  auto stream = stub_->Stream(&ctx);
+  std::set<std::string> streamed;
+  for (int r = 1; r <= 40; ++r) {
+    IngestRequest request;
+    request.set_sequence(static_cast<uint64_t>(r));
+    const std::string id = absl::StrCat("s-", r);
+    *request.add_interactions() = MakeInteraction("user-stream", "v", id);
+    streamed.insert(id);
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  IngestResponse response;
+  int stream_accepted = 0;
+  while (stream->Read(&response)) stream_accepted += static_cast<int>(response.accepted());
+  EXPECT_TRUE(stream->Finish().ok());
+  for (auto& t : clients) t.join();
+
+  EXPECT_EQ(stream_accepted, 40);
+  EXPECT_GT(refused.size(), 0u) << "the ring never filled: the test proves nothing";
+  EXPECT_GT(accepted.size(), 0u);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "overload"}}),
+            static_cast<double>(refused.size()));
+
+  for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_rtt(broker_->cluster(), b, 0);
+  const auto records = ReadTopic(server_->brokers(), kTopic, accepted.size() + streamed.size() + 1);
+  std::set<std::string> in_kafka;
+  for (const auto& record : records) {
+    EXPECT_TRUE(in_kafka.insert(Header(record, "event-id")).second) << "duplicate";
+  }
+  for (const auto& id : accepted) EXPECT_TRUE(in_kafka.count(id)) << "lost " << id;
+  for (const auto& id : streamed) EXPECT_TRUE(in_kafka.count(id)) << "lost " << id;
+  for (const auto& id : refused) EXPECT_FALSE(in_kafka.count(id)) << "refused but written " << id;
+}
+
+}  // namespace
+}  // namespace feed_ingest
