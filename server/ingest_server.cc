@@ -134,7 +134,7 @@ void IngestServer::Shutdown() {
     service_->BeginDrain();
     service_->WaitIdle(deadline - grace);
   }
-  if (sink_ != nullptr) sink_->Shutdown(deadline - grace);
+  if (sink_ != nullptr) sink_->Shutdown(deadline - grace, deadline - grace / 2);
   if (server_ != nullptr) {
     const bool idle = service_->WaitIdle(deadline);
     server_->Shutdown(absl::ToChronoTime(deadline));

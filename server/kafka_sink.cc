@@ -75,17 +75,12 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
     return absl::InvalidArgumentError(absl::StrCat("Kafka producer: ", err));
   }
   conf.release();
-  sink->rkt_ = rd_kafka_topic_new(sink->rk_, sink->options_.topic.c_str(), nullptr);
-  if (sink->rkt_ == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("Kafka topic handle: ", rd_kafka_err2str(rd_kafka_last_error())));
-  }
   metrics->ring_capacity().Set(static_cast<double>(sink->ring_.capacity()));
   return sink;
 }
 
 KafkaSink::~KafkaSink() {
-  if (thread_.joinable()) Shutdown(absl::Now());
+  if (thread_.joinable()) Shutdown(absl::Now(), absl::Now() + kPurgeGrace);
   if (rkt_ != nullptr) rd_kafka_topic_destroy(rkt_);
   if (rk_ != nullptr) rd_kafka_destroy(rk_);
 }
@@ -97,7 +92,7 @@ absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* cre
     const int wait_ms =
         static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now())));
     const struct rd_kafka_metadata* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt_, &md, wait_ms);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, wait_ms);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return absl::UnavailableError(absl::StrCat("no Kafka broker at ", options_.brokers,
                                                  " answered within ", absl::FormatDuration(timeout),
@@ -140,8 +135,15 @@ absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* cre
       rd_kafka_NewTopic_set_config(nt, "retention.ms", absl::StrCat(create->retention_ms).c_str());
       rd_kafka_NewTopic_set_config(nt, "compression.type", create->compression.c_str());
       rd_kafka_queue_t* queue = rd_kafka_queue_new(rk_);
-      rd_kafka_CreateTopics(rk_, &nt, 1, nullptr, queue);
-      rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, wait_ms);
+      rd_kafka_AdminOptions_t* admin =
+          rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+      rd_kafka_AdminOptions_set_request_timeout(admin, wait_ms, errstr, sizeof(errstr));
+      rd_kafka_AdminOptions_set_operation_timeout(admin, wait_ms, errstr, sizeof(errstr));
+      rd_kafka_CreateTopics(rk_, &nt, 1, admin, queue);
+      rd_kafka_AdminOptions_destroy(admin);
+      // The admin request times out by itself; the extra second lets its
+      // verdict arrive.
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, wait_ms + 1000);
       absl::Status result = absl::OkStatus();
       if (ev == nullptr) {
         result = absl::UnavailableError("Kafka did not answer the topic creation in time");
@@ -179,6 +181,8 @@ absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* cre
 }
 
 void KafkaSink::Start() {
+  // Only now: a topic handle makes the producer ask for the topic by name.
+  rkt_ = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -194,10 +198,11 @@ SubmitResult KafkaSink::TrySubmit(IngestBatch* batch) {
   return pushed ? SubmitResult::kQueued : SubmitResult::kFull;
 }
 
-void KafkaSink::Shutdown(absl::Time deadline) {
+void KafkaSink::Shutdown(absl::Time flush_deadline, absl::Time hard_deadline) {
   if (!thread_.joinable()) return;
-  stop_deadline_ns_.store(absl::ToUnixNanos(deadline), std::memory_order_relaxed);
-  // Release: the deadline above is visible to the thread that sees stop_.
+  flush_deadline_ns_.store(absl::ToUnixNanos(flush_deadline), std::memory_order_relaxed);
+  hard_deadline_ns_.store(absl::ToUnixNanos(hard_deadline), std::memory_order_relaxed);
+  // Release: the deadlines above are visible to the thread that sees stop_.
   stop_.store(true, std::memory_order_release);
   thread_.join();
 }
@@ -315,11 +320,11 @@ void KafkaSink::Run() {
 
     if (stop_.load(std::memory_order_acquire)) {
       const absl::Time deadline =
-          absl::FromUnixNanos(stop_deadline_ns_.load(std::memory_order_relaxed));
+          absl::FromUnixNanos(flush_deadline_ns_.load(std::memory_order_relaxed));
       const bool idle =
           blocked_ == nullptr && ring_.SizeApprox() == 0 && rd_kafka_outq_len(rk_) == 0;
       if (idle || absl::Now() >= deadline) {
-        Drain(deadline);
+        Drain(deadline, absl::FromUnixNanos(hard_deadline_ns_.load(std::memory_order_relaxed)));
         PublishMetrics();
         return;
       }
@@ -327,7 +332,7 @@ void KafkaSink::Run() {
   }
 }
 
-void KafkaSink::Drain(absl::Time deadline) {
+void KafkaSink::Drain(absl::Time deadline, absl::Time hard_deadline) {
   closed_.store(true, std::memory_order_seq_cst);
   // A TrySubmit() that read closed_ == false may still be pushing: let it
   // finish, so its batch is seen below.
@@ -360,9 +365,13 @@ void KafkaSink::Drain(absl::Time deadline) {
         {{"messages", absl::StrCat(left)}});
     // Messages still queued or in flight fail with _PURGE_QUEUE or
     // _PURGE_INFLIGHT; their callers are told to retry.
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    const absl::Time grace_end = absl::Now() + kPurgeGrace;
-    while (rd_kafka_outq_len(rk_) > 0 && absl::Now() < grace_end) rd_kafka_poll(rk_, 10);
+    rd_kafka_purge(
+        rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    while (rd_kafka_outq_len(rk_) > 0 && absl::Now() < hard_deadline) rd_kafka_poll(rk_, 10);
+    if (rd_kafka_outq_len(rk_) > 0) {
+      Log(LogLevel::kError, "Kafka messages still unsettled after purging",
+          {{"messages", absl::StrCat(rd_kafka_outq_len(rk_))}});
+    }
   }
   rd_kafka_poll(rk_, 0);
 }

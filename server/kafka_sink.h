@@ -69,22 +69,23 @@ class KafkaSink {
   KafkaSink(const KafkaSink&) = delete;
   KafkaSink& operator=(const KafkaSink&) = delete;
 
-  // Before Start(): fetches the topic's metadata. A missing topic is
-  // NOT_FOUND, or is created from `create` when given. UNAVAILABLE when no
-  // broker answers within `timeout`.
+  // Before Start(): looks the topic up in the cluster's topic list (never by
+  // name: a request naming it could create it on brokers that auto-create).
+  // A missing topic is NOT_FOUND, or is created from `create` when given.
+  // UNAVAILABLE when no broker answers within `timeout`.
   absl::Status EnsureTopic(absl::Duration timeout, const TopicSpec* create);
 
-  // Starts the producer thread.
+  // Starts the producer thread. Call after EnsureTopic() succeeded.
   void Start();
 
   // Any thread. On kQueued the sink owns the batch until it settles.
   SubmitResult TrySubmit(IngestBatch* batch);
 
   // Stops taking batches, produces what the ring holds, and waits for
-  // delivery reports until `deadline`. Whatever Kafka has not acknowledged by
-  // then is purged and settled with an error, so every batch settles. Then
-  // the producer thread ends.
-  void Shutdown(absl::Time deadline);
+  // delivery reports until `flush_deadline`. Whatever Kafka has not
+  // acknowledged by then is purged and settled with an error by
+  // `hard_deadline`, so every batch settles. Then the producer thread ends.
+  void Shutdown(absl::Time flush_deadline, absl::Time hard_deadline);
 
   size_t ring_capacity() const { return ring_.capacity(); }
   rd_kafka_t* handle() const { return rk_; }
@@ -98,7 +99,7 @@ class KafkaSink {
   bool Produce(IngestBatch* batch);
   void FailRemaining(IngestBatch* batch, rd_kafka_resp_err_t err);
   void PublishMetrics();
-  void Drain(absl::Time deadline);
+  void Drain(absl::Time flush_deadline, absl::Time hard_deadline);
 
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
@@ -118,7 +119,8 @@ class KafkaSink {
   std::atomic<bool> closed_{false};
   std::atomic<int> submitters_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> stop_deadline_ns_{0};
+  std::atomic<int64_t> flush_deadline_ns_{0};
+  std::atomic<int64_t> hard_deadline_ns_{0};
 
   // Producer thread only.
   IngestBatch* blocked_ = nullptr;  // Batch whose records did not all fit.

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A closed stderr or socket must surface as an error, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::unique_ptr<IngestServer>> server =
       IngestServer::Start(std::move(config->server));

@@ -46,7 +46,6 @@ class IngestServerTest : public ::testing::Test {
     options.brokers = broker_->bootstrap();
     options.listen = "127.0.0.1:0";
     options.metrics_listen = "127.0.0.1:0";
-    options.shutdown_timeout = absl::Seconds(10);
     auto server = IngestServer::Start(std::move(options));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -62,6 +61,49 @@ class IngestServerTest : public ::testing::Test {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     return stub_->Ingest(&ctx, request, response);
+  }
+
+  // A unary call with raw bytes: for what a stub cannot send, and for the
+  // health service, whose proto this build does not generate.
+  grpc::Status CallRaw(const std::string& method, const std::string& bytes, std::string* reply) {
+    grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                  grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    grpc::Slice slice(bytes.data(), bytes.size());
+    grpc::ByteBuffer in(&slice, 1), out;
+    grpc::Status done;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    generic.UnaryCall(&ctx, method, {}, &in, &out, [&](grpc::Status st) {
+      std::lock_guard<std::mutex> lock(mu);
+      done = st;
+      finished = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return finished; });
+    reply->clear();
+    std::vector<grpc::Slice> slices;
+    if (done.ok() && out.Dump(&slices).ok()) {
+      for (const auto& sl : slices)
+        reply->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    return done;
+  }
+
+  // grpc.health.v1.Health/Check for `service`: the status enum (1 SERVING,
+  // 2 NOT_SERVING), or -1 when the call failed.
+  int HealthStatus(const std::string& service) {
+    std::string request;
+    if (!service.empty()) {
+      request = std::string("\x0a") + static_cast<char>(service.size()) + service;
+    }
+    std::string reply;
+    if (!CallRaw("/grpc.health.v1.Health/Check", request, &reply).ok()) return -1;
+    if (reply.empty()) return 0;  // UNKNOWN is the default, encoded as nothing.
+    return reply.size() == 2 && reply[0] == 0x08 ? reply[1] : -1;
   }
 
   // The value of a counter or gauge series, or -1 when absent.
@@ -173,31 +215,14 @@ TEST_F(IngestServerTest, WholeCallErrors) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "interactions: 6 items is more than the limit of 5 per request");
 
-  // Bytes that are not an IngestRequest: an error, and the server goes on.
-  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  const char garbage[] = "\x0a\xff\xff\xff\xff\x0f";
-  grpc::Slice slice(garbage, sizeof(garbage) - 1);
-  grpc::ByteBuffer in(&slice, 1), out;
-  grpc::Status done;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-  generic.UnaryCall(&ctx, "/feed.interactions.v1.InteractionIngest/Ingest", {}, &in, &out,
-                    [&](grpc::Status st) {
-                      std::lock_guard<std::mutex> lock(mu);
-                      done = st;
-                      finished = true;
-                      cv.notify_one();
-                    });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return finished; });
-  }
-  EXPECT_FALSE(done.ok());
-  EXPECT_NE(done.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << done.error_message();
+  // Bytes that are not an IngestRequest, and a user_id that is not UTF-8:
+  // errors, and the server goes on.
+  std::string reply;
+  const std::string method = "/feed.interactions.v1.InteractionIngest/Ingest";
+  grpc::Status raw = CallRaw(method, std::string("\x0a\xff\xff\xff\xff\x0f", 6), &reply);
+  EXPECT_EQ(raw.error_code(), grpc::StatusCode::INTERNAL) << raw.error_message();
+  raw = CallRaw(method, std::string("\x0a\x03\x0a\x01\xff", 5), &reply);
+  EXPECT_EQ(raw.error_code(), grpc::StatusCode::INTERNAL) << raw.error_message();
 
   IngestRequest good;
   *good.add_interactions() = MakeInteraction("u", "v", "ok");
@@ -329,6 +354,101 @@ TEST_F(IngestServerTest, BackpressureRefusesOrWaitsAndLosesNothing) {
   for (const auto& id : accepted) EXPECT_TRUE(in_kafka.count(id)) << "lost " << id;
   for (const auto& id : streamed) EXPECT_TRUE(in_kafka.count(id)) << "lost " << id;
   for (const auto& id : refused) EXPECT_FALSE(in_kafka.count(id)) << "refused but written " << id;
+}
+
+TEST_F(IngestServerTest, HealthServesThenShutdownAnswersCallsKafkaNeverTook) {
+  ServerOptions options;
+  options.shutdown_timeout = absl::Seconds(4);
+  StartServer(options);
+  EXPECT_EQ(HealthStatus(""), 1);
+  EXPECT_EQ(HealthStatus("feed.interactions.v1.InteractionIngest"), 1);
+
+  // Kafka goes away; a call waits for it.
+  for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(broker_->cluster(), b);
+  IngestRequest request;
+  *request.add_interactions() = MakeInteraction("user-1", "video-1", "stuck");
+  IngestResponse response;
+  grpc::Status status;
+  std::thread call([&] { status = Ingest(request, &response); });
+  while (MetricValue("feed_ingest_grpc_inflight_calls", {{"method", "Ingest"}}) < 1) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const absl::Time start = absl::Now();
+  std::thread shutdown([this] { server_->Shutdown(); });
+  int health = 1;
+  while (health == 1 && absl::Now() - start < absl::Seconds(3)) health = HealthStatus("");
+  EXPECT_EQ(health, 2) << "health must say NOT_SERVING while shutting down";
+  call.join();
+  shutdown.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4) + absl::Seconds(1));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.accepted(), 0u);
+  ASSERT_EQ(response.rejected_size(), 1);
+  EXPECT_EQ(response.rejected(0).index(), 0u);
+  EXPECT_EQ(response.rejected(0).code(), ::feed::interactions::v1::REJECTION_CODE_RETRYABLE);
+  EXPECT_EQ(response.rejected(0).message().rfind("kafka: ", 0), 0u)
+      << response.rejected(0).message();
+}
+
+TEST_F(IngestServerTest, KafkaRefusalIsRetryableAndNotAccepted) {
+  StartServer();
+  // The Produce API (key 0) answers with a permanent error.
+  rd_kafka_mock_push_request_errors(broker_->cluster(), 0, 20,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  IngestRequest request;
+  *request.add_interactions() = MakeInteraction("user-1", "video-1", "refused");
+  IngestResponse response;
+  ASSERT_TRUE(Ingest(request, &response).ok());
+  EXPECT_EQ(response.accepted(), 0u);
+  ASSERT_EQ(response.rejected_size(), 1);
+  EXPECT_EQ(response.rejected(0).code(), ::feed::interactions::v1::REJECTION_CODE_RETRYABLE);
+  EXPECT_EQ(response.rejected(0).message(),
+            "kafka: Broker: Topic authorization failed (TOPIC_AUTHORIZATION_FAILED)");
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "kafka"}}), 1);
+  EXPECT_EQ(MetricValue("feed_ingest_interactions_accepted_total", {}), 0);
+}
+
+TEST(IngestServerTopicTest, MissingTopicFailsAtStartWithAClearError) {
+  auto broker = *EmbeddedBroker::Start({});
+  ServerOptions options;
+  options.brokers = broker->bootstrap();
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "";
+  options.topic = "feed.interactions.other";
+  auto missing = IngestServer::Start(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "Kafka topic feed.interactions.other does not exist; create it, or start with "
+            "--create-topic");
+  // Looking the topic up must not have created it.
+  {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker->bootstrap().c_str(), err, sizeof(err));
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    ASSERT_NE(rk, nullptr) << err;
+    const struct rd_kafka_metadata* md = nullptr;
+    ASSERT_EQ(rd_kafka_metadata(rk, 1, nullptr, &md, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::set<std::string> topics;
+    for (int i = 0; i < md->topic_cnt; ++i) topics.insert(md->topics[i].topic);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    EXPECT_EQ(topics, std::set<std::string>{"feed.interactions.v1"});
+  }
+
+  // librdkafka 2.0.2's mock cluster names no controller, so it cannot serve
+  // CreateTopics: --create-topic must then fail in time, saying why.
+  options.create_topic = true;
+  options.replication_factor = 1;
+  options.startup_timeout = absl::Seconds(2);
+  const absl::Time start = absl::Now();
+  auto created = IngestServer::Start(options);
+  ASSERT_FALSE(created.ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(created.status().message(),
+            "creating topic: Failed while waiting for controller: Local: Timed out");
 }
 
 }  // namespace
