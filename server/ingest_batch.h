@@ -69,10 +69,15 @@ class IngestBatch {
   // `settled_event` to the worker's completion queue.
   void Settle(Record* record, int32_t error) {
     record->error = error;
+    // Read before the decrement: once it reaches zero the worker may free
+    // this batch, so the last settler touches nothing of it but the alarm,
+    // which stays alive until its event has been delivered.
+    grpc::CompletionQueue* const cq = cq_;
+    CqEvent* const event = settled_event_;
     // acq_rel: release publishes `error` (and every earlier record's) to the
     // thread that sees zero; acquire lets the last settler see them too.
-    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 && cq_ != nullptr) {
-      alarm_.Set(cq_, gpr_time_0(GPR_CLOCK_MONOTONIC), settled_event_);
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 && cq != nullptr) {
+      alarm_.Set(cq, gpr_time_0(GPR_CLOCK_MONOTONIC), event);
     }
   }
 
