@@ -1,8 +1,8 @@
 #include "ingest_server.h"
 
 #include <algorithm>
-#include <exception>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -10,11 +10,26 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "logging.h"
+#include "process_metrics.h"
 
 namespace feed_ingest {
 namespace {
 
 constexpr char kServiceName[] = "feed.interactions.v1.InteractionIngest";
+
+// key=value,... with the values of secret-looking keys (passwords, secrets,
+// keys, tokens, credentials) replaced, for the start-up log line.
+std::string RedactedKafkaConfig(const std::vector<std::pair<std::string, std::string>>& config) {
+  static constexpr const char* kSecretWords[] = {"password", "secret",     "key",
+                                                 "token",    "credential", "jaas"};
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : config) {
+    bool secret = false;
+    for (const char* word : kSecretWords) secret = secret || absl::StrContains(k, word);
+    parts.push_back(absl::StrCat(k, "=", secret ? "[redacted]" : v));
+  }
+  return parts.empty() ? "default" : absl::StrJoin(parts, ",");
+}
 
 }  // namespace
 
@@ -48,17 +63,11 @@ absl::Status IngestServer::Init() {
   registry_ = std::make_shared<prometheus::Registry>();
   metrics_ = std::make_unique<IngestMetrics>(*registry_);
   if (!options_.metrics_listen.empty()) {
-    // prometheus-cpp reports a port it cannot bind by throwing; this is
-    // start-up, not the data path.
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_listen, 2);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot serve metrics on ", options_.metrics_listen, ": ", e.what()));
-    }
-    exposer_->RegisterCollectable(registry_);
-    const auto ports = exposer_->GetListeningPorts();
-    metrics_port_ = ports.empty() ? 0 : ports.front();
+    auto http = MetricsHttpServer::Start(options_.metrics_listen,
+                                         {registry_, std::make_shared<ProcessMetrics>()},
+                                         [this] { return ready(); });
+    if (!http.ok()) return http.status();
+    http_ = *std::move(http);
   }
 
   validator_ = std::make_unique<InteractionValidator>(options_.limits);
@@ -67,6 +76,10 @@ absl::Status IngestServer::Init() {
   sink_options.topic = options_.topic;
   sink_options.extra_config = options_.kafka_config;
   sink_options.ring_capacity = options_.ring_capacity;
+  sink_options.on_reachability = [this](bool reachable) {
+    kafka_reachable_.store(reachable, std::memory_order_relaxed);
+    UpdateReadiness();
+  };
   auto sink = KafkaSink::Create(std::move(sink_options), metrics_.get());
   if (!sink.ok()) return sink.status();
   sink_ = *std::move(sink);
@@ -93,7 +106,7 @@ absl::Status IngestServer::Init() {
   }
   sink_->Start();
   service_->Start();
-  SetServing(true);
+  UpdateReadiness();
 
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   const std::string metrics_host =
@@ -101,17 +114,21 @@ absl::Status IngestServer::Init() {
   Log(LogLevel::kInfo, "serving",
       {{"grpc_listen", absl::StrCat(host, ":", grpc_port_)},
        {"metrics_listen",
-        exposer_ ? absl::StrCat(metrics_host, ":", metrics_port_) : std::string("off")},
+        http_ ? absl::StrCat(metrics_host, ":", http_->port()) : std::string("off")},
        {"brokers", brokers_},
        {"topic", options_.topic},
        {"completion_queues", absl::StrCat(options_.service.completion_queues)},
        {"ring_capacity", absl::StrCat(sink_->ring_capacity())},
        {"max_batch", absl::StrCat(options_.max_batch)},
-       {"interaction_types", absl::StrJoin(options_.limits.interaction_types, ",")}});
+       {"interaction_types", absl::StrJoin(options_.limits.interaction_types, ",")},
+       {"kafka_config", RedactedKafkaConfig(options_.kafka_config)}});
   return absl::OkStatus();
 }
 
-void IngestServer::SetServing(bool serving) {
+void IngestServer::UpdateReadiness() {
+  absl::MutexLock lock(&readiness_mu_);
+  const bool serving = ready();
+  if (metrics_) metrics_->ready().Set(serving ? 1 : 0);
   if (server_ == nullptr) return;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
@@ -130,7 +147,8 @@ void IngestServer::Shutdown() {
     Log(LogLevel::kInfo, "shutting down",
         {{"calls_in_flight", absl::StrCat(service_->inflight_calls())},
          {"timeout", absl::FormatDuration(options_.shutdown_timeout)}});
-    SetServing(false);
+    shutting_down_.store(true, std::memory_order_relaxed);
+    UpdateReadiness();
     service_->BeginDrain();
     service_->WaitIdle(deadline - grace);
   }
@@ -146,7 +164,7 @@ void IngestServer::Shutdown() {
   service_.reset();
   server_.reset();
   sink_.reset();
-  exposer_.reset();
+  http_.reset();
   embedded_.reset();
 }
 

@@ -7,16 +7,18 @@
 //   ... (*server)->grpc_port() ...
 //   (*server)->Shutdown();                       // bounded by shutdown_timeout
 //
-// Thread-safe: Shutdown() from one thread, once; the accessors from any.
+// Thread-safe: Shutdown() from one thread; the accessors from any.
 #ifndef FEED_INGEST_SERVER_INGEST_SERVER_H_
 #define FEED_INGEST_SERVER_INGEST_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "clock.h"
 #include "embedded_broker.h"
@@ -25,7 +27,7 @@
 #include "ingest_service.h"
 #include "kafka_sink.h"
 #include "metrics.h"
-#include "prometheus/exposer.h"
+#include "metrics_http.h"
 #include "prometheus/registry.h"
 #include "validation.h"
 
@@ -61,8 +63,15 @@ class IngestServer {
   // RETRYABLE. Idempotent.
   void Shutdown();
 
+  // Serving: Kafka reachable and not shutting down. Drives /readyz, the
+  // gRPC health status and feed_ingest_ready.
+  bool ready() const {
+    return kafka_reachable_.load(std::memory_order_relaxed) &&
+           !shutting_down_.load(std::memory_order_relaxed);
+  }
+
   int grpc_port() const { return grpc_port_; }
-  int metrics_port() const { return metrics_port_; }
+  int metrics_port() const { return http_ ? http_->port() : 0; }
   const std::string& brokers() const { return brokers_; }
   // Null unless the server started its own broker.
   EmbeddedBroker* embedded_broker() const { return embedded_.get(); }
@@ -71,7 +80,8 @@ class IngestServer {
  private:
   explicit IngestServer(ServerOptions options);
   absl::Status Init();
-  void SetServing(bool serving);
+  // Publishes ready() to the health service and the gauge. Any thread.
+  void UpdateReadiness();
 
   ServerOptions options_;
   RealClock real_clock_;
@@ -79,14 +89,16 @@ class IngestServer {
   std::unique_ptr<EmbeddedBroker> embedded_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<IngestMetrics> metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> http_;
+  std::atomic<bool> kafka_reachable_{true};
+  std::atomic<bool> shutting_down_{false};
+  absl::Mutex readiness_mu_;  // Orders concurrent UpdateReadiness() calls.
   std::unique_ptr<InteractionValidator> validator_;
   std::unique_ptr<KafkaSink> sink_;
   std::unique_ptr<IngestPipeline> pipeline_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
-  int metrics_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -4,6 +4,7 @@
 #include <deque>
 #include <utility>
 
+#include "clock.h"
 #include "cq_event.h"
 #include "grpcpp/alarm.h"
 #include "logging.h"
@@ -45,6 +46,7 @@ class UnaryCall {
       return;
     }
     new UnaryCall(svc_, cq_);
+    start_ns_ = MonotonicNanos();
     svc_->CallStarted(Method::kIngest);
     const IngestPipeline& pipeline = *svc_->pipeline_;
     if (svc_->draining()) {
@@ -90,13 +92,17 @@ class UnaryCall {
     Finish();
   }
 
-  void Finish() { responder_.Finish(response_, grpc::Status::OK, &on_finish_); }
+  void Finish() {
+    code_ = grpc::StatusCode::OK;
+    responder_.Finish(response_, grpc::Status::OK, &on_finish_);
+  }
   void FinishWithError(const grpc::Status& status) {
+    code_ = status.error_code();
     responder_.FinishWithError(status, &on_finish_);
   }
 
   void OnFinish(bool /*ok*/) {
-    svc_->CallEnded(Method::kIngest);
+    svc_->CallEnded(Method::kIngest, start_ns_, code_);
     delete this;
   }
 
@@ -107,6 +113,8 @@ class UnaryCall {
   IngestResponse response_;
   grpc::ServerAsyncResponseWriter<IngestResponse> responder_;
   std::unique_ptr<IngestBatch> batch_;
+  int64_t start_ns_ = 0;
+  grpc::StatusCode code_ = grpc::StatusCode::OK;
   MemberEvent<UnaryCall> on_request_;
   MemberEvent<UnaryCall> on_settled_;
   MemberEvent<UnaryCall> on_finish_;
@@ -157,6 +165,7 @@ class StreamCall {
       return;
     }
     new StreamCall(svc_, cq_);
+    start_ns_ = MonotonicNanos();
     svc_->CallStarted(Method::kStream);
     if (!svc_->RegisterStream(this)) {
       final_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown);
@@ -321,7 +330,7 @@ class StreamCall {
   void OnFinish(bool /*ok*/) {
     --pending_;
     finished_ = true;
-    svc_->CallEnded(Method::kStream);
+    svc_->CallEnded(Method::kStream, start_ns_, final_status_.error_code());
     MaybeDelete();
   }
 
@@ -340,6 +349,7 @@ class StreamCall {
   grpc::Alarm retry_alarm_;
   Inflight* held_ = nullptr;  // Did not fit in the ring; retried by alarm.
   grpc::Status final_status_;
+  int64_t start_ns_ = 0;
   int pending_ = 0;
   int in_flight_ = 0;
   int retry_ms_ = kRetryMinMs;
@@ -424,7 +434,12 @@ void IngestService::CallStarted(Method method) {
   metrics_->Inflight(method).Increment();
 }
 
-void IngestService::CallEnded(Method method) {
+void IngestService::CallEnded(Method method, int64_t start_ns, grpc::StatusCode code) {
+  const int c = static_cast<int>(code);
+  if (c >= 0 && c < static_cast<int>(IngestMetrics::kGrpcCodes)) {
+    metrics_->RequestDuration(method, c).Observe(static_cast<double>(MonotonicNanos() - start_ns) *
+                                                 1e-9);
+  }
   metrics_->Inflight(method).Decrement();
   inflight_.fetch_sub(1, std::memory_order_release);
 }

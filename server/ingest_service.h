@@ -75,7 +75,8 @@ class IngestService {
 
   bool draining() const { return draining_.load(std::memory_order_acquire); }
   void CallStarted(Method method);
-  void CallEnded(Method method);
+  // `start_ns` is MonotonicNanos() when the call arrived.
+  void CallEnded(Method method, int64_t start_ns, grpc::StatusCode code);
   // False when the service is draining (the stream must not start).
   bool RegisterStream(internal::StreamCall* call);
   void UnregisterStream(internal::StreamCall* call);

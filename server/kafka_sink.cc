@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@ namespace {
 constexpr int64_t kPublishEveryNs = 50'000'000;  // Metrics flush: 20 times a second.
 constexpr size_t kBatchesPerRound = 64;          // Then serve delivery reports.
 constexpr absl::Duration kPurgeGrace = absl::Seconds(5);
+constexpr int64_t kFailureLogEveryNs = 10'000'000'000;  // One line per 10 s at most.
 
 struct RdKafkaConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -34,7 +36,8 @@ KafkaSink::KafkaSink(KafkaSinkOptions options, IngestMetrics* metrics)
       metrics_(metrics),
       ring_(options_.ring_capacity),
       latency_(IngestMetrics::LatencyBuckets()),
-      lag_(IngestMetrics::EventLagBuckets()) {}
+      lag_(IngestMetrics::EventLagBuckets()),
+      stats_(metrics->registry(), options_.topic) {}
 
 absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions options,
                                                              IngestMetrics* metrics) {
@@ -56,6 +59,8 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
       // Delivery reports carry only what OnDelivery reads.
       {"delivery.report.only.error", "false"},
       {"message.timeout.ms", "60000"},
+      // Broker state, RTT and request errors for metrics and readiness.
+      {"statistics.interval.ms", "2000"},
   };
   for (const auto& [key, value] : defaults) {
     if (auto s = SetConf(conf.get(), key, value); !s.ok()) return s;
@@ -67,6 +72,7 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::OnDelivery);
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::OnError);
   rd_kafka_conf_set_log_cb(conf.get(), &KafkaSink::OnLog);
+  rd_kafka_conf_set_stats_cb(conf.get(), &KafkaSink::OnStats);
 
   char err[512];
   // On success rd_kafka_new() owns the configuration.
@@ -237,6 +243,8 @@ bool KafkaSink::Produce(IngestBatch* batch) {
     // Refused before queueing (too large, unknown partition, fatal error):
     // settle it now, as a delivery report would.
     metrics_->DeliveryFailures(rd_kafka_err2name(err)).Increment();
+    ++unlogged_failures_;
+    last_failure_ = err;
     ++next_;
     r.batch->Settle(&r, err);
   }
@@ -248,6 +256,8 @@ void KafkaSink::FailRemaining(IngestBatch* batch, rd_kafka_resp_err_t err) {
   const size_t n = batch->records.size();
   IngestBatch::Record* const records = batch->records.data();
   metrics_->DeliveryFailures(rd_kafka_err2name(err)).Increment(static_cast<double>(n - next_));
+  unlogged_failures_ += n - next_;
+  last_failure_ = err;
   for (size_t i = next_; i < n; ++i) records[i].batch->Settle(&records[i], err);
   next_ = 0;
 }
@@ -265,12 +275,17 @@ void KafkaSink::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, vo
         std::max(0.0, absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) - event_s));
   } else {
     self->metrics_->DeliveryFailures(rd_kafka_err2name(msg->err)).Increment();
+    ++self->unlogged_failures_;
+    self->last_failure_ = msg->err;
   }
   batch->Settle(record, msg->err);
 }
 
-void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
+void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    static_cast<KafkaSink*>(opaque)->SetReachable(false);
+  }
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
     const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
@@ -282,6 +297,8 @@ void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* /*opa
 }
 
 void KafkaSink::OnLog(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
+  // Connection failures also reach OnError, which logs them once.
+  if (std::string_view(fac) == "FAIL") return;
   // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
   const LogLevel lv = level <= 3   ? LogLevel::kError
                       : level == 4 ? LogLevel::kWarning
@@ -290,7 +307,41 @@ void KafkaSink::OnLog(const rd_kafka_t* /*rk*/, int level, const char* fac, cons
   Log(lv, "librdkafka", {{"facility", fac}, {"detail", buf}});
 }
 
+int KafkaSink::OnStats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  auto* self = static_cast<KafkaSink*>(opaque);
+  absl::StatusOr<bool> any_up = self->stats_.Apply(absl::string_view(json, len));
+  if (any_up.ok()) {
+    self->SetReachable(*any_up);
+  } else {
+    Log(LogLevel::kWarning, "cannot read librdkafka statistics",
+        {{"error", std::string(any_up.status().message())}});
+  }
+  return 0;  // librdkafka frees `json`.
+}
+
+void KafkaSink::SetReachable(bool reachable) {
+  if (reachable == reachable_) return;
+  reachable_ = reachable;
+  Log(reachable ? LogLevel::kInfo : LogLevel::kError,
+      reachable ? "Kafka reachable again" : "Kafka unreachable: no broker is up",
+      {{"brokers", options_.brokers}});
+  if (options_.on_reachability) options_.on_reachability(reachable);
+}
+
+void KafkaSink::LogFailures() {
+  last_failure_log_ns_ = MonotonicNanos();
+  const auto err = static_cast<rd_kafka_resp_err_t>(last_failure_);
+  Log(LogLevel::kWarning, "Kafka did not take records; their callers were told to retry",
+      {{"records", absl::StrCat(unlogged_failures_)},
+       {"last_error", rd_kafka_err2name(err)},
+       {"detail", rd_kafka_err2str(err)}});
+  unlogged_failures_ = 0;
+}
+
 void KafkaSink::PublishMetrics() {
+  if (unlogged_failures_ > 0 && MonotonicNanos() - last_failure_log_ns_ >= kFailureLogEveryNs) {
+    LogFailures();
+  }
   last_publish_ns_ = MonotonicNanos();
   metrics_->ring_depth().Set(static_cast<double>(ring_.SizeApprox()));
   metrics_->kafka_queue_messages().Set(static_cast<double>(rd_kafka_outq_len(rk_)));
@@ -326,6 +377,7 @@ void KafkaSink::Run() {
       if (idle || absl::Now() >= deadline) {
         Drain(deadline, absl::FromUnixNanos(hard_deadline_ns_.load(std::memory_order_relaxed)));
         PublishMetrics();
+        if (unlogged_failures_ > 0) LogFailures();
         return;
       }
     }

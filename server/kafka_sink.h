@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ingest_batch.h"
+#include "kafka_stats.h"
 #include "librdkafka/rdkafka.h"
 #include "metrics.h"
 #include "record_ring.h"
@@ -45,6 +47,9 @@ struct KafkaSinkOptions {
   // Applied after the defaults, in order.
   std::vector<std::pair<std::string, std::string>> extra_config;
   size_t ring_capacity = 1024;  // Batches.
+  // Called on the producer thread when Kafka becomes reachable (any broker
+  // up) or unreachable (all down). May be empty.
+  std::function<void(bool reachable)> on_reachability;
 };
 
 // What the topic must look like when EnsureTopic() creates it.
@@ -104,6 +109,9 @@ class KafkaSink {
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
+  static int OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+  void SetReachable(bool reachable);
+  void LogFailures();
 
   const KafkaSinkOptions options_;
   IngestMetrics* const metrics_;
@@ -129,6 +137,12 @@ class KafkaSink {
   HistogramAccumulator lag_;
   uint64_t delivered_ = 0;
   int64_t last_publish_ns_ = 0;
+  KafkaStats stats_;
+  bool reachable_ = true;  // EnsureTopic() has just talked to Kafka.
+  // Delivery failures since the last log line about them (rate-limited).
+  uint64_t unlogged_failures_ = 0;
+  int32_t last_failure_ = 0;
+  int64_t last_failure_log_ns_ = 0;
 };
 
 }  // namespace feed_ingest

@@ -71,7 +71,8 @@ const prometheus::Histogram::BucketBoundaries& IngestMetrics::BatchSizeBuckets()
 }
 
 IngestMetrics::IngestMetrics(prometheus::Registry& registry)
-    : failures_family_(BuildCounter()
+    : registry_(registry),
+      failures_family_(BuildCounter()
                            .Name("feed_ingest_kafka_delivery_failures_total")
                            .Help("Records Kafka did not take, by librdkafka error")
                            .Register(registry)),
@@ -114,7 +115,12 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                       .Name("feed_ingest_batch_size")
                       .Help("Items per request")
                       .Register(registry)
-                      .Add({}, BatchSizeBuckets())) {
+                      .Add({}, BatchSizeBuckets())),
+      ready_(BuildGauge()
+                 .Name("feed_ingest_ready")
+                 .Help("1 when serving: Kafka reachable and not shutting down")
+                 .Register(registry)
+                 .Add({})) {
   auto& received = BuildCounter()
                        .Name("feed_ingest_interactions_received_total")
                        .Help("Items received, by gRPC method")
@@ -134,6 +140,34 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                        .Register(registry);
   for (size_t r = 0; r < kRejectLabelCount; ++r) {
     rejected_[r] = &rejected.Add({{"reason", std::string(RejectLabelName(r))}});
+  }
+  static constexpr const char* kCodeNames[kGrpcCodes] = {"OK",
+                                                         "CANCELLED",
+                                                         "UNKNOWN",
+                                                         "INVALID_ARGUMENT",
+                                                         "DEADLINE_EXCEEDED",
+                                                         "NOT_FOUND",
+                                                         "ALREADY_EXISTS",
+                                                         "PERMISSION_DENIED",
+                                                         "RESOURCE_EXHAUSTED",
+                                                         "FAILED_PRECONDITION",
+                                                         "ABORTED",
+                                                         "OUT_OF_RANGE",
+                                                         "UNIMPLEMENTED",
+                                                         "INTERNAL",
+                                                         "UNAVAILABLE",
+                                                         "DATA_LOSS",
+                                                         "UNAUTHENTICATED"};
+  auto& duration = BuildHistogram()
+                       .Name("feed_ingest_grpc_request_duration_seconds")
+                       .Help("gRPC call duration, by method and status code")
+                       .Register(registry);
+  for (size_t m = 0; m < kMethodCount; ++m) {
+    for (size_t c = 0; c < kGrpcCodes; ++c) {
+      request_duration_[m][c] = &duration.Add(
+          {{"method", std::string(MethodName(static_cast<Method>(m)))}, {"code", kCodeNames[c]}},
+          LatencyBuckets());
+    }
   }
   BuildGauge()
       .Name("feed_ingest_build_info")

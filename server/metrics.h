@@ -76,12 +76,20 @@ class IngestMetrics {
   prometheus::Histogram& delivery_latency() { return delivery_latency_; }
   prometheus::Histogram& event_lag() { return event_lag_; }
   prometheus::Histogram& batch_size() { return batch_size_; }
+  // `code` is a grpc::StatusCode, 0 to 16.
+  prometheus::Histogram& RequestDuration(Method m, int code) {
+    return *request_duration_[static_cast<size_t>(m)][static_cast<size_t>(code)];
+  }
+  prometheus::Gauge& ready() { return ready_; }
+  prometheus::Registry& registry() { return registry_; }
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
   static const prometheus::Histogram::BucketBoundaries& EventLagBuckets();
   static const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets();
+  static constexpr size_t kGrpcCodes = 17;
 
  private:
+  prometheus::Registry& registry_;
   prometheus::Family<prometheus::Counter>& failures_family_;
   std::array<prometheus::Counter*, kMethodCount> received_;
   std::array<prometheus::Counter*, kRejectLabelCount> rejected_;
@@ -94,6 +102,8 @@ class IngestMetrics {
   prometheus::Histogram& delivery_latency_;
   prometheus::Histogram& event_lag_;
   prometheus::Histogram& batch_size_;
+  prometheus::Gauge& ready_;
+  std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_;
 };
 
 }  // namespace feed_ingest

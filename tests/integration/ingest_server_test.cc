@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/metric_family.h"
 #include "record_json.h"
+#include "support/http_get.h"
 #include "support/kafka_reader.h"
 #include "support/murmur2.h"
 
@@ -406,6 +407,40 @@ TEST_F(IngestServerTest, KafkaRefusalIsRetryableAndNotAccepted) {
             "kafka: Broker: Topic authorization failed (TOPIC_AUTHORIZATION_FAILED)");
   EXPECT_EQ(MetricValue("feed_ingest_interactions_rejected_total", {{"reason", "kafka"}}), 1);
   EXPECT_EQ(MetricValue("feed_ingest_interactions_accepted_total", {}), 0);
+}
+
+TEST_F(IngestServerTest, ReadinessFollowsKafkaReachability) {
+  StartServer();
+  const int port = server_->metrics_port();
+  EXPECT_EQ(testing::HttpGet(port, "/readyz").status, 200);
+  EXPECT_EQ(HealthStatus(""), 1);
+  // Traffic makes the producer connect to the brokers that lead partitions.
+  IngestRequest request;
+  for (int i = 0; i < 12; ++i) {
+    *request.add_interactions() = MakeInteraction(absl::StrCat("user-", i), "v", "");
+  }
+  IngestResponse response;
+  ASSERT_TRUE(Ingest(request, &response).ok());
+
+  for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(broker_->cluster(), b);
+  auto wait_for = [&](int want_http, int want_health) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      if (testing::HttpGet(port, "/readyz").status == want_http &&
+          HealthStatus("") == want_health) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for(503, 2)) << "Kafka down must make the server not ready";
+  EXPECT_EQ(MetricValue("feed_ingest_ready", {}), 0);
+  EXPECT_EQ(testing::HttpGet(port, "/healthz").status, 200) << "alive all the same";
+
+  for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_up(broker_->cluster(), b);
+  EXPECT_TRUE(wait_for(200, 1)) << "Kafka back must make the server ready again";
+  EXPECT_EQ(MetricValue("feed_ingest_ready", {}), 1);
 }
 
 TEST(IngestServerTopicTest, MissingTopicFailsAtStartWithAClearError) {
