@@ -32,3 +32,11 @@ fmt:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Benchmarks (not part of `make test`, which runs each once at a tiny size).
+.PHONY: bench bench-micro
+bench: build
+	python3 tests/bench/run_bench.py --build-dir $(BUILD_DIR)
+
+bench-micro: build
+	$(BUILD_DIR)/feed-ingest-micro-bench

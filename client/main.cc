@@ -3,19 +3,24 @@
 //   feed-ingest-client send --target=127.0.0.1:50051 --count=10
 //   feed-ingest-client send --file=events.jsonl        (or --file=- for stdin)
 //   feed-ingest-client tail --brokers=127.0.0.1:9092 --max-records=10
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
 #include "flag_set.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "interactions_source.h"
+#include "load_generator.h"
 #include "topic_tail.h"
 
 extern char** environ;
@@ -32,7 +37,9 @@ constexpr char kUsage[] =
     "feed-ingest-client: talks to feed-ingest and reads its topic.\n\n"
     "Usage:\n"
     "  feed-ingest-client send [flags]   send interactions, print what was accepted\n"
-    "  feed-ingest-client tail [flags]   print the topic's records\n\n"
+    "  feed-ingest-client tail [flags]   print the topic's records\n"
+    "  feed-ingest-client load [flags]   load test: throughput and ack latency\n"
+    "  feed-ingest-client health [flags] gRPC health check; exit 0 when SERVING\n\n"
     "  feed-ingest-client COMMAND --help lists a command's flags.\n";
 
 int Fail(const absl::Status& s) {
@@ -213,6 +220,110 @@ int Tail(int argc, char** argv) {
   return s.ok() ? 0 : Fail(s);
 }
 
+int Load(int argc, char** argv) {
+  LoadOptions o;
+  int64_t concurrency = o.concurrency, window = o.stream_window, batch = o.batch;
+  int64_t count = 0, users = static_cast<int64_t>(o.users), threads = o.threads,
+          channels = o.channels;
+  std::string rate = "0";
+  bool json = false, quiet = false;
+  FlagSet flags("feed-ingest-client load", "FEED_INGEST_CLIENT_");
+  flags.String("target", &o.target, "feed-ingest gRPC address");
+  flags.Bool("stream", &o.stream, "use Stream calls instead of unary Ingest calls");
+  flags.Int("concurrency", &concurrency, "unary calls in flight, or open streams", 1, 100000);
+  flags.Int("stream-window", &window, "requests in flight per stream", 1, 100000);
+  flags.Int("batch", &batch, "interactions per request", 1, 100000);
+  flags.String("rate", &rate, "events per second, open loop; 0 = as fast as acks allow");
+  flags.Duration("duration", &o.duration, "how long to send");
+  flags.Int("count", &count, "stop after this many events (0: duration only)", 0, INT64_MAX);
+  flags.Int("users", &users, "distinct synthetic users", 1, INT64_MAX);
+  flags.Int("threads", &threads, "client threads", 1, 256);
+  flags.Int("channels", &channels, "HTTP/2 connections", 1, 256);
+  flags.Duration("deadline", &o.deadline, "deadline of each call");
+  flags.Bool("json", &json, "print the final report as one JSON object");
+  flags.Bool("quiet", &quiet, "no progress lines");
+  std::vector<std::string> rest;
+  if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::printf("Usage: feed-ingest-client load [flags]\n\n%s", flags.Usage().c_str());
+    return 0;
+  }
+  if (!absl::SimpleAtod(rate, &o.rate) || o.rate < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--rate: \"", rate, "\" is not >= 0")));
+  }
+  o.concurrency = static_cast<int>(concurrency);
+  o.stream_window = static_cast<int>(window);
+  o.batch = static_cast<int>(batch);
+  o.max_events = static_cast<uint64_t>(count);
+  o.users = static_cast<uint64_t>(users);
+  o.threads = static_cast<int>(threads);
+  o.channels = static_cast<int>(channels);
+  LoadReport report = RunLoad(o, [quiet](const LoadProgress& p) {
+    if (quiet) return;
+    std::fprintf(stderr, "[%5.1fs] events/s=%.0f p50=%.2fms p99=%.2fms errors=%llu\n", p.elapsed_s,
+                 p.events_per_s, p.p50_ms, p.p99_ms, static_cast<unsigned long long>(p.errors));
+  });
+  if (json) {
+    std::printf("%s\n", report.ToJson().c_str());
+  } else {
+    std::printf("%s", report.ToText().c_str());
+  }
+  return report.calls_failed == 0 ? 0 : 1;
+}
+
+int Health(int argc, char** argv) {
+  std::string target = "127.0.0.1:50051";
+  std::string service;
+  absl::Duration timeout = absl::Seconds(3);
+  FlagSet flags("feed-ingest-client health", "FEED_INGEST_CLIENT_");
+  flags.String("target", &target, "feed-ingest gRPC address");
+  flags.String("service", &service, "service name to check (empty: the whole server)");
+  flags.Duration("timeout", &timeout, "deadline of the check");
+  std::vector<std::string> rest;
+  if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::printf("Usage: feed-ingest-client health [flags]\n\n%s", flags.Usage().c_str());
+    return 0;
+  }
+  // grpc.health.v1.HealthCheckRequest{service} and HealthCheckResponse{status},
+  // encoded by hand: the health proto is not part of this build.
+  std::string request;
+  if (!service.empty()) {
+    if (service.size() > 127) return Fail(absl::InvalidArgumentError("--service: too long"));
+    request = std::string("\x0a") + static_cast<char>(service.size()) + service;
+  }
+  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::Slice slice(request.data(), request.size());
+  grpc::ByteBuffer in(&slice, 1), out;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", {}, &in, &out, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    status = std::move(s);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (!status.ok()) {
+    std::printf("UNREACHABLE %s\n", status.error_message().c_str());
+    return 2;
+  }
+  std::vector<grpc::Slice> slices;
+  std::string reply;
+  if (out.Dump(&slices).ok()) {
+    for (const auto& s : slices) reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  const int code = reply.size() == 2 && reply[0] == 0x08 ? reply[1] : 0;
+  static constexpr const char* kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+  std::printf("%s\n", kNames[code >= 0 && code <= 3 ? code : 0]);
+  return code == 1 ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace feed_ingest
 
@@ -225,6 +336,8 @@ int main(int argc, char** argv) {
   // The command's own flags follow it.
   if (command == "send") return feed_ingest::Send(argc - 1, argv + 1);
   if (command == "tail") return feed_ingest::Tail(argc - 1, argv + 1);
+  if (command == "load") return feed_ingest::Load(argc - 1, argv + 1);
+  if (command == "health") return feed_ingest::Health(argc - 1, argv + 1);
   std::fprintf(stderr, "feed-ingest-client: unknown command \"%s\"\n\n%s", command.c_str(),
                feed_ingest::kUsage);
   return 2;

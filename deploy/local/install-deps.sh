@@ -7,7 +7,8 @@ packages=(
   cmake ninja-build ccache pkg-config g++ make
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libabsl-dev prometheus-cpp-dev
-  libgtest-dev libbenchmark-dev nlohmann-json3-dev
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev
+  prometheus python3 python3-prometheus-client python3-yaml
   curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
