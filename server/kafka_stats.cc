@@ -84,13 +84,15 @@ absl::StatusOr<bool> KafkaStats::Apply(absl::string_view json) {
     const std::string& state = state_value->string_value();
     const bool up = state == "UP";
     any_up = any_up || up;
+    // A broker librdkafka never needed (it leads none of our partitions) rests
+    // in INIT: it is not down, so it gets no series until it is used.
+    if (state == "INIT" && brokers_.find(label) == brokers_.end()) continue;
 
     Broker& seen = brokers_[label];
     if (seen.state != state) {
-      // The first sighting is no change; an idle broker may rest in INIT.
-      if (!seen.state.empty()) {
-        Log(seen.state == "UP" ? LogLevel::kWarning : LogLevel::kInfo,
-            "Kafka broker state changed", {{"broker", label}, {"from", seen.state}, {"to", state}});
+      if (!seen.state.empty()) {  // The first sighting is no change.
+        Log(seen.state == "UP" ? LogLevel::kWarning : LogLevel::kInfo, "Kafka broker state changed",
+            {{"broker", label}, {"from", seen.state}, {"to", state}});
       }
       seen.state = state;
     }
@@ -114,7 +116,7 @@ absl::StatusOr<bool> KafkaStats::Apply(absl::string_view json) {
     if (const Struct* topic = Object(*topics, topic_.c_str())) {
       for (const auto& [key, family] :
            {std::pair<const char*, prometheus::Family<prometheus::Gauge>*>{"batchcnt",
-                                                                            &batch_messages_},
+                                                                           &batch_messages_},
             {"batchsize", &batch_bytes_}}) {
         if (const Struct* window = Object(*topic, key)) {
           family->Add({{"stat", "avg"}}).Set(Number(*window, "avg"));

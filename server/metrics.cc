@@ -116,6 +116,10 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                       .Help("Items per request")
                       .Register(registry)
                       .Add({}, BatchSizeBuckets())),
+      duration_family_(BuildHistogram()
+                           .Name("feed_ingest_grpc_request_duration_seconds")
+                           .Help("gRPC call duration, by method and status code")
+                           .Register(registry)),
       ready_(BuildGauge()
                  .Name("feed_ingest_ready")
                  .Help("1 when serving: Kafka reachable and not shutting down")
@@ -141,6 +145,24 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
   for (size_t r = 0; r < kRejectLabelCount; ++r) {
     rejected_[r] = &rejected.Add({{"reason", std::string(RejectLabelName(r))}});
   }
+  for (size_t m = 0; m < kMethodCount; ++m) {
+    for (int code : {0, 1, 3, 4, 8, 13, 14}) {  // OK, CANCELLED, INVALID_ARGUMENT,
+      // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE.
+      request_duration_[m][static_cast<size_t>(code)] =
+          &DurationSeries(static_cast<Method>(m), code);
+    }
+  }
+  BuildGauge()
+      .Name("feed_ingest_build_info")
+      .Help("Versions this binary was built with")
+      .Register(registry)
+      .Add({{"version", FEED_INGEST_VERSION},
+            {"grpc", grpc::Version()},
+            {"librdkafka", rd_kafka_version_str()}})
+      .Set(1);
+}
+
+prometheus::Histogram& IngestMetrics::DurationSeries(Method m, int code) {
   static constexpr const char* kCodeNames[kGrpcCodes] = {"OK",
                                                          "CANCELLED",
                                                          "UNKNOWN",
@@ -158,25 +180,13 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                                                          "UNAVAILABLE",
                                                          "DATA_LOSS",
                                                          "UNAUTHENTICATED"};
-  auto& duration = BuildHistogram()
-                       .Name("feed_ingest_grpc_request_duration_seconds")
-                       .Help("gRPC call duration, by method and status code")
-                       .Register(registry);
-  for (size_t m = 0; m < kMethodCount; ++m) {
-    for (size_t c = 0; c < kGrpcCodes; ++c) {
-      request_duration_[m][c] = &duration.Add(
-          {{"method", std::string(MethodName(static_cast<Method>(m)))}, {"code", kCodeNames[c]}},
-          LatencyBuckets());
-    }
-  }
-  BuildGauge()
-      .Name("feed_ingest_build_info")
-      .Help("Versions this binary was built with")
-      .Register(registry)
-      .Add({{"version", FEED_INGEST_VERSION},
-            {"grpc", grpc::Version()},
-            {"librdkafka", rd_kafka_version_str()}})
-      .Set(1);
+  return duration_family_.Add({{"method", std::string(MethodName(m))}, {"code", kCodeNames[code]}},
+                              LatencyBuckets());
+}
+
+prometheus::Histogram& IngestMetrics::RequestDuration(Method m, int code) {
+  prometheus::Histogram* h = request_duration_[static_cast<size_t>(m)][static_cast<size_t>(code)];
+  return h != nullptr ? *h : DurationSeries(m, code);
 }
 
 prometheus::Counter& IngestMetrics::DeliveryFailures(absl::string_view error) {

@@ -76,14 +76,15 @@ class IngestMetrics {
   prometheus::Histogram& delivery_latency() { return delivery_latency_; }
   prometheus::Histogram& event_lag() { return event_lag_; }
   prometheus::Histogram& batch_size() { return batch_size_; }
-  // `code` is a grpc::StatusCode, 0 to 16.
-  prometheus::Histogram& RequestDuration(Method m, int code) {
-    return *request_duration_[static_cast<size_t>(m)][static_cast<size_t>(code)];
-  }
+  // `code` is a grpc::StatusCode, 0 to 16. The usual codes' series exist from
+  // the start; a rare one is created when it first happens.
+  prometheus::Histogram& RequestDuration(Method m, int code);
   prometheus::Gauge& ready() { return ready_; }
   prometheus::Registry& registry() { return registry_; }
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+  // Finds or makes the duration series of one method and code.
+  prometheus::Histogram& DurationSeries(Method m, int code);
   static const prometheus::Histogram::BucketBoundaries& EventLagBuckets();
   static const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets();
   static constexpr size_t kGrpcCodes = 17;
@@ -102,8 +103,10 @@ class IngestMetrics {
   prometheus::Histogram& delivery_latency_;
   prometheus::Histogram& event_lag_;
   prometheus::Histogram& batch_size_;
+  prometheus::Family<prometheus::Histogram>& duration_family_;
   prometheus::Gauge& ready_;
-  std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_;
+  // Null for codes whose series is made on first use.
+  std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_{};
 };
 
 }  // namespace feed_ingest

@@ -33,13 +33,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
   server->ctx_ = mg_start(&callbacks, server.get(), options);
   if (server->ctx_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen,
-                                               ": the address is in use or invalid"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": the address is in use or invalid"));
   }
-  mg_set_request_handler(server->ctx_, "/metrics$", &MetricsHttpServer::ServeMetrics,
-                         server.get());
-  mg_set_request_handler(server->ctx_, "/healthz$", &MetricsHttpServer::ServeHealthz,
-                         server.get());
+  mg_set_request_handler(server->ctx_, "/metrics$", &MetricsHttpServer::ServeMetrics, server.get());
+  mg_set_request_handler(server->ctx_, "/healthz$", &MetricsHttpServer::ServeHealthz, server.get());
   mg_set_request_handler(server->ctx_, "/readyz$", &MetricsHttpServer::ServeReadyz, server.get());
   mg_server_port ports[4];
   const int n = mg_get_server_ports(server->ctx_, 4, ports);

@@ -29,8 +29,7 @@ class MetricsHttpServer {
  public:
   // `listen` is host:port; port 0 picks a free one (see port()).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
-      const std::string& listen,
-      std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+      const std::string& listen, std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
       std::function<bool()> ready);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
