@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "cq_event.h"
 #include "feed/interactions/v1/interactions.pb.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/completion_queue.h"
 #include "metrics.h"
@@ -48,13 +49,18 @@ class IngestBatch {
 
   // `cq` may be null (tests): then nothing is posted and IsSettled() tells.
   IngestBatch(Method method, grpc::CompletionQueue* cq, CqEvent* settled_event)
-      : method_(method), cq_(cq), settled_event_(settled_event) {}
+      : method_(method),
+        cq_(cq),
+        settled_event_(settled_event),
+        arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
+        request_(google::protobuf::Arena::CreateMessage<::feed::interactions::v1::IngestRequest>(
+            &arena_)) {}
   IngestBatch(const IngestBatch&) = delete;
   IngestBatch& operator=(const IngestBatch&) = delete;
 
   Method method() const { return method_; }
   const ::feed::interactions::v1::Interaction& item(const Record& r) const {
-    return request.interactions(static_cast<int>(r.index));
+    return request_->interactions(static_cast<int>(r.index));
   }
   absl::string_view value(const Record& r) const {
     return absl::string_view(values).substr(r.value_begin, r.value_end - r.value_begin);
@@ -84,8 +90,12 @@ class IngestBatch {
   // Worker: true once every record is settled; its results are then visible.
   bool IsSettled() const { return outstanding_.load(std::memory_order_acquire) == 0; }
 
-  ::feed::interactions::v1::IngestRequest request;  // Owned; librdkafka reads its keys.
-  std::string values;                               // Every record's JSON, back to back.
+  // The request, parsed by gRPC straight into this batch's arena, so its
+  // items cost no allocation of their own. librdkafka reads its keys.
+  ::feed::interactions::v1::IngestRequest& request() { return *request_; }
+  const ::feed::interactions::v1::IngestRequest& request() const { return *request_; }
+
+  std::string values;  // Every record's JSON, back to back.
   std::vector<Record> records;
   std::vector<Invalid> invalid;  // In index order.
   int64_t received_ns = 0;       // Monotonic clock, for the delivery latency.
@@ -96,6 +106,17 @@ class IngestBatch {
   CqEvent* const settled_event_;
   grpc::Alarm alarm_;
   std::atomic<uint32_t> outstanding_{0};
+  // The arena starts in this block; a larger request grows it from the heap.
+  alignas(16) char arena_block_[4096];
+  google::protobuf::Arena arena_;
+  ::feed::interactions::v1::IngestRequest* const request_;
+
+  static google::protobuf::ArenaOptions ArenaOptions(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
 };
 
 }  // namespace feed_ingest

@@ -58,10 +58,9 @@ absl::Status IngestPipeline::CheckSize(const IngestRequest& request) const {
   return absl::OkStatus();
 }
 
-void IngestPipeline::Prepare(IngestRequest* request, IngestBatch* batch) const {
+void IngestPipeline::Prepare(IngestBatch* batch) const {
   batch->received_ns = MonotonicNanos();
-  batch->request.Swap(request);
-  const auto& items = batch->request.interactions();
+  const auto& items = batch->request().interactions();
   const size_t n = static_cast<size_t>(items.size());
   metrics_->Received(batch->method()).Increment(static_cast<double>(n));
   metrics_->batch_size().Observe(static_cast<double>(n));
@@ -90,7 +89,7 @@ void IngestPipeline::Prepare(IngestRequest* request, IngestBatch* batch) const {
 }
 
 void IngestPipeline::Answer(const IngestBatch& batch, IngestResponse* response) const {
-  response->set_sequence(batch.request.sequence());
+  response->set_sequence(batch.request().sequence());
   uint32_t accepted = 0;
   MergeRejections(
       batch,
@@ -118,7 +117,7 @@ void IngestPipeline::Answer(const IngestBatch& batch, IngestResponse* response) 
 
 void IngestPipeline::AnswerUnsent(const IngestBatch& batch, RejectLabel label,
                                   absl::string_view message, IngestResponse* response) const {
-  response->set_sequence(batch.request.sequence());
+  response->set_sequence(batch.request().sequence());
   response->set_accepted(0);
   MergeRejections(
       batch,

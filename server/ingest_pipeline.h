@@ -3,8 +3,9 @@
 // calls, so both follow the same rules and count the same metrics.
 //
 //   IngestPipeline pipeline(&validator, sink, &metrics, &clock, 1000);
-//   if (auto s = pipeline.CheckSize(request); !s.ok()) return Finish(s);
-//   pipeline.Prepare(&request, batch);       // validate + encode
+//   // gRPC has parsed the request into batch->request().
+//   if (auto s = pipeline.CheckSize(batch->request()); !s.ok()) return Finish(s);
+//   pipeline.Prepare(batch);                 // validate + encode
 //   pipeline.Submit(batch) ...               // to the producer thread
 //   pipeline.Answer(*batch, &response);      // once settled
 //
@@ -35,9 +36,9 @@ class IngestPipeline {
   // max_batch.
   absl::Status CheckSize(const ::feed::interactions::v1::IngestRequest& request) const;
 
-  // Takes the contents of `*request` into `*batch`, validates every item and
-  // encodes the valid ones. Counts received and invalid items.
-  void Prepare(::feed::interactions::v1::IngestRequest* request, IngestBatch* batch) const;
+  // Validates every item of batch->request() and encodes the valid ones.
+  // Counts received and invalid items.
+  void Prepare(IngestBatch* batch) const;
 
   SubmitResult Submit(IngestBatch* batch) const { return sink_->TrySubmit(batch); }
 

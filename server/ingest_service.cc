@@ -35,8 +35,10 @@ class UnaryCall {
         responder_(&ctx_),
         on_request_(this, &UnaryCall::OnRequest),
         on_settled_(this, &UnaryCall::OnSettled),
-        on_finish_(this, &UnaryCall::OnFinish) {
-    svc_->service_.RequestIngest(&ctx_, &request_, &responder_, cq_, cq_, &on_request_);
+        on_finish_(this, &UnaryCall::OnFinish),
+        // gRPC parses the request straight into the batch's arena.
+        batch_(std::make_unique<IngestBatch>(Method::kIngest, cq_, &on_settled_)) {
+    svc_->service_.RequestIngest(&ctx_, &batch_->request(), &responder_, cq_, cq_, &on_request_);
   }
 
  private:
@@ -53,12 +55,11 @@ class UnaryCall {
       FinishWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
       return;
     }
-    if (absl::Status s = pipeline.CheckSize(request_); !s.ok()) {
+    if (absl::Status s = pipeline.CheckSize(batch_->request()); !s.ok()) {
       FinishWithError(ToGrpc(s));
       return;
     }
-    batch_ = std::make_unique<IngestBatch>(Method::kIngest, cq_, &on_settled_);
-    pipeline.Prepare(&request_, batch_.get());
+    pipeline.Prepare(batch_.get());
     if (batch_->records.empty()) {
       pipeline.Answer(*batch_, &response_);
       Finish();
@@ -109,15 +110,14 @@ class UnaryCall {
   IngestService* const svc_;
   grpc::ServerCompletionQueue* const cq_;
   grpc::ServerContext ctx_;
-  IngestRequest request_;
   IngestResponse response_;
   grpc::ServerAsyncResponseWriter<IngestResponse> responder_;
-  std::unique_ptr<IngestBatch> batch_;
   int64_t start_ns_ = 0;
   grpc::StatusCode code_ = grpc::StatusCode::OK;
   MemberEvent<UnaryCall> on_request_;
   MemberEvent<UnaryCall> on_settled_;
   MemberEvent<UnaryCall> on_finish_;
+  std::unique_ptr<IngestBatch> batch_;
 };
 
 // One Stream call. Reads requests while fewer than `stream_window` are
@@ -184,7 +184,9 @@ class StreamCall {
     }
     reading_ = true;
     ++pending_;
-    stream_.Read(&read_buf_, &on_read_);
+    // Each request is read straight into the arena of its own batch.
+    if (next_ == nullptr) next_ = new Inflight(this);
+    stream_.Read(&next_->batch.request(), &on_read_);
   }
 
   void OnRead(bool ok) {
@@ -193,21 +195,23 @@ class StreamCall {
     if (!ok) {
       read_closed_ = true;
     } else if (!finish_sent_) {
-      Process();
+      Inflight* inflight = next_;
+      next_ = nullptr;
+      Process(inflight);
     }
     MaybeFinish();
     MaybeDelete();
   }
 
-  void Process() {
+  void Process(Inflight* inflight) {
     const IngestPipeline& pipeline = *svc_->pipeline_;
-    if (absl::Status s = pipeline.CheckSize(read_buf_); !s.ok()) {
+    if (absl::Status s = pipeline.CheckSize(inflight->batch.request()); !s.ok()) {
+      delete inflight;
       final_status_ = ToGrpc(s);
       stop_reading_ = true;
       return;
     }
-    auto* inflight = new Inflight(this);
-    pipeline.Prepare(&read_buf_, &inflight->batch);
+    pipeline.Prepare(&inflight->batch);
     if (inflight->batch.records.empty()) {
       Answer(inflight);
       MaybeRead();
@@ -336,14 +340,17 @@ class StreamCall {
 
   // Must be the last thing a handler does.
   void MaybeDelete() {
-    if (finished_ && pending_ == 0) delete this;
+    if (finished_ && pending_ == 0) {
+      delete next_;  // A read buffer no read will fill any more.
+      delete this;
+    }
   }
 
   IngestService* const svc_;
   grpc::ServerCompletionQueue* const cq_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncReaderWriter<IngestResponse, IngestRequest> stream_;
-  IngestRequest read_buf_;
+  Inflight* next_ = nullptr;  // Where the next Read() puts its request.
   std::deque<IngestResponse> outbox_;
   grpc::Alarm drain_alarm_;
   grpc::Alarm retry_alarm_;

@@ -104,6 +104,7 @@ class KafkaSink {
   bool Produce(IngestBatch* batch);
   void FailRemaining(IngestBatch* batch, rd_kafka_resp_err_t err);
   void PublishMetrics();
+  void ReadClocks();
   void Drain(absl::Time flush_deadline, absl::Time hard_deadline);
 
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
@@ -136,6 +137,8 @@ class KafkaSink {
   HistogramAccumulator latency_;
   HistogramAccumulator lag_;
   uint64_t delivered_ = 0;
+  int64_t poll_mono_ns_ = 0;  // Clocks as of the current rd_kafka_poll().
+  double poll_wall_s_ = 0;
   int64_t last_publish_ns_ = 0;
   KafkaStats stats_;
   bool reachable_ = true;  // EnsureTopic() has just talked to Kafka.

@@ -110,9 +110,8 @@ absl::StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
     case CURLE_OK:
       break;
     case CURLE_OPERATION_TIMEDOUT:
-      return absl::UnavailableError(absl::StrCat(what, ": timed out after ",
-                                                 absl::ToInt64Milliseconds(request.timeout),
-                                                 " ms"));
+      return absl::UnavailableError(absl::StrCat(
+          what, ": timed out after ", absl::ToInt64Milliseconds(request.timeout), " ms"));
     case CURLE_COULDNT_CONNECT:
       return absl::UnavailableError(absl::StrCat(what, ": could not connect"));
     case CURLE_WRITE_ERROR:

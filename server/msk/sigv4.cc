@@ -300,9 +300,9 @@ absl::StatusOr<SigV4Result> SignWithHeader(const SigV4Request& request,
        &result);
 
   result.added.emplace_back(
-      "Authorization", absl::StrCat(kAlgorithm, " Credential=", scope.credential,
-                                    ", SignedHeaders=", headers.signed_headers,
-                                    ", Signature=", result.signature));
+      "Authorization",
+      absl::StrCat(kAlgorithm, " Credential=", scope.credential,
+                   ", SignedHeaders=", headers.signed_headers, ", Signature=", result.signature));
   result.signed_request = request;
   for (const auto& [name, value] : result.added) {
     result.signed_request.headers.push_back(HttpHeader{name, value});
@@ -315,9 +315,9 @@ absl::StatusOr<SigV4Result> SignWithQuery(const SigV4Request& request,
                                           const SigV4Options& options) {
   if (absl::Status status = Validate(request, credentials, options); !status.ok()) return status;
   if (options.expires < absl::Seconds(1) || options.expires > kMaxExpires) {
-    return absl::InvalidArgumentError(absl::StrCat("SigV4: presigned URLs expire after 1 to ",
-                                                   absl::ToInt64Seconds(kMaxExpires),
-                                                   " seconds, not ", options.expires));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SigV4: a presigned URL must expire after 1s to ", absl::FormatDuration(kMaxExpires),
+        ", not ", absl::FormatDuration(options.expires)));
   }
   QueryParams params = ParseQuery(request.query);
   for (const auto& [key, value] : params) {

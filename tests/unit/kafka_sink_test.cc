@@ -29,7 +29,7 @@ using ::feed::interactions::v1::Interaction;
 std::unique_ptr<IngestBatch> MakeBatch(int thread, int index, int n) {
   auto batch = std::make_unique<IngestBatch>(Method::kIngest, nullptr, nullptr);
   for (int i = 0; i < n; ++i) {
-    Interaction* item = batch->request.add_interactions();
+    Interaction* item = batch->request().add_interactions();
     item->set_user_id(absl::StrCat("user-", thread, "-", i));
     item->set_video_id("video");
     item->set_interaction_type("view");
@@ -38,7 +38,7 @@ std::unique_ptr<IngestBatch> MakeBatch(int thread, int index, int n) {
   }
   for (int i = 0; i < n; ++i) {
     const auto begin = static_cast<uint32_t>(batch->values.size());
-    AppendRecordJson(batch->request.interactions(i), &batch->values);
+    AppendRecordJson(batch->request().interactions(i), &batch->values);
     batch->records.push_back({batch.get(), static_cast<uint32_t>(i), begin,
                               static_cast<uint32_t>(batch->values.size())});
   }

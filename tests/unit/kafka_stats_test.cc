@@ -18,8 +18,9 @@ std::string Document(const std::string& state2, int txerrs2, int retries2) {
     "127.0.0.1:9093/1":{"name":"127.0.0.1:9093/1","nodeid":1,"nodename":"127.0.0.1:9093",
       "state":"UP","txerrs":0,"txretries":0,"req_timeouts":0,"rtt":{"avg":1500,"p99":4000}},
     "127.0.0.1:9094/2":{"name":"127.0.0.1:9094/2","nodeid":2,"nodename":"127.0.0.1:9094",
-      "state":")" + state2 + R"(","txerrs":)" + std::to_string(txerrs2) +
-         R"(,"txretries":)" + std::to_string(retries2) + R"(,"req_timeouts":1,
+      "state":")" +
+         state2 + R"(","txerrs":)" + std::to_string(txerrs2) + R"(,"txretries":)" +
+         std::to_string(retries2) + R"(,"req_timeouts":1,
       "rtt":{"avg":250000}}},
     "topics":{"feed.interactions.v1":{"batchsize":{"avg":2048,"p99":9000},
       "batchcnt":{"avg":12,"p99":40}},"other":{"batchcnt":{"avg":999}}}})";
@@ -34,7 +35,7 @@ double Value(prometheus::Registry& registry, const std::string& name,
       for (const auto& l : metric.label) have[l.name] = l.value;
       if (have != labels) continue;
       return family.type == prometheus::MetricType::Counter ? metric.counter.value
-                                                             : metric.gauge.value;
+                                                            : metric.gauge.value;
     }
   }
   return -1;
@@ -53,8 +54,7 @@ TEST(KafkaStatsTest, BrokersTopicAndReachability) {
       Value(registry, "feed_ingest_kafka_broker_rtt_seconds", {{"broker", "127.0.0.1:9094"}}),
       0.25);
   EXPECT_EQ(
-      Value(registry, "feed_ingest_kafka_request_errors_total", {{"broker", "127.0.0.1:9094"}}),
-      3);
+      Value(registry, "feed_ingest_kafka_request_errors_total", {{"broker", "127.0.0.1:9094"}}), 3);
   EXPECT_EQ(Value(registry, "feed_ingest_kafka_batch_messages", {{"stat", "avg"}}), 12);
   EXPECT_EQ(Value(registry, "feed_ingest_kafka_batch_bytes", {{"stat", "p99"}}), 9000);
 

@@ -17,12 +17,16 @@ using testing::HttpGet;
 
 TEST(MetricsHttpServerTest, ServesMetricsLivenessAndReadiness) {
   auto registry = std::make_shared<prometheus::Registry>();
-  prometheus::BuildCounter().Name("demo_total").Help("demo").Register(*registry).Add({}).Increment(
-      7);
+  prometheus::BuildCounter()
+      .Name("demo_total")
+      .Help("demo")
+      .Register(*registry)
+      .Add({})
+      .Increment(7);
   std::atomic<bool> ready{false};
-  auto http = MetricsHttpServer::Start("127.0.0.1:0",
-                                       {registry, std::make_shared<ProcessMetrics>()},
-                                       [&ready] { return ready.load(); });
+  auto http =
+      MetricsHttpServer::Start("127.0.0.1:0", {registry, std::make_shared<ProcessMetrics>()},
+                               [&ready] { return ready.load(); });
   ASSERT_TRUE(http.ok()) << http.status();
   const int port = (*http)->port();
   ASSERT_GT(port, 0);
