@@ -61,15 +61,14 @@ struct Shared {
     failed.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(error_mu);
     if (first_error.empty()) {
-      first_error = absl::StrCat(static_cast<int>(status.error_code()), ": ",
-                                 status.error_message());
+      first_error =
+          absl::StrCat(static_cast<int>(status.error_code()), ": ", status.error_message());
     }
   }
 
   void Answered(const IngestResponse& response) {
     accepted.fetch_add(response.accepted(), std::memory_order_relaxed);
-    rejected.fetch_add(static_cast<uint64_t>(response.rejected_size()),
-                       std::memory_order_relaxed);
+    rejected.fetch_add(static_cast<uint64_t>(response.rejected_size()), std::memory_order_relaxed);
   }
 };
 
@@ -77,10 +76,7 @@ struct Shared {
 class Worker {
  public:
   Worker(Shared* shared, std::shared_ptr<grpc::Channel> channel, int index, int calls)
-      : shared_(shared),
-        stub_(InteractionIngest::NewStub(channel)),
-        index_(index),
-        calls_(calls) {
+      : shared_(shared), stub_(InteractionIngest::NewStub(channel)), index_(index), calls_(calls) {
     const LoadOptions& o = shared->options;
     if (o.rate > 0) {
       const double per_thread = o.rate / o.threads;
@@ -110,8 +106,14 @@ class Worker {
     int kind;  // What completed.
     void* op;
   };
-  enum Kind { kUnaryDone, kStreamStart, kStreamWrite, kStreamRead, kStreamWritesDone,
-              kStreamFinish };
+  enum Kind {
+    kUnaryDone,
+    kStreamStart,
+    kStreamWrite,
+    kStreamRead,
+    kStreamWritesDone,
+    kStreamFinish
+  };
 
   struct UnaryOp {
     std::unique_ptr<grpc::ClientContext> ctx;
@@ -167,6 +169,7 @@ class Worker {
     const IngestRequest& request = NextRequest();
     op->ctx = std::make_unique<grpc::ClientContext>();
     op->ctx->set_deadline(absl::ToChronoTime(absl::Now() + shared_->options.deadline));
+    shared_->options.security.Decorate(op->ctx.get());
     op->due_ns = due;
     op->busy = true;
     op->rpc = stub_->PrepareAsyncIngest(op->ctx.get(), request, &cq_);
@@ -228,8 +231,8 @@ class Worker {
     std::vector<std::unique_ptr<StreamOp>> streams;
     for (int i = 0; i < calls_; ++i) {
       auto s = std::make_unique<StreamOp>();
-      s->ctx.set_deadline(absl::ToChronoTime(absl::Now() + shared_->options.duration +
-                                             shared_->options.deadline));
+      s->ctx.set_deadline(
+          absl::ToChronoTime(absl::Now() + shared_->options.duration + shared_->options.deadline));
       s->rpc = stub_->PrepareAsyncStream(&s->ctx, &cq_);
       s->rpc->StartCall(&s->start);
       s->pending = 1;
@@ -243,9 +246,8 @@ class Worker {
       for (auto& sp : streams) {
         StreamOp* s = sp.get();
         if (!s->ready || s->closing || s->finished) continue;
-        if (!stopping && !s->writing &&
-            static_cast<int>(s->due_by_sequence.size()) < window && Due(NowNs()) &&
-            shared_->Take(batch)) {
+        if (!stopping && !s->writing && static_cast<int>(s->due_by_sequence.size()) < window &&
+            Due(NowNs()) && shared_->Take(batch)) {
           StreamWrite(s, TakeDue(NowNs()));
         } else if (stopping && !s->writing && s->due_by_sequence.empty()) {
           s->closing = true;
@@ -362,16 +364,16 @@ std::string LoadReport::ToJson() const {
       "{\"seconds\":%.3f,\"requests\":%d,\"events_sent\":%d,\"events_accepted\":%d,"
       "\"events_rejected\":%d,\"calls_failed\":%d,\"events_per_s\":%.1f,\"p50_ms\":%.3f,"
       "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"histogram\":{%s}}",
-      seconds, requests, events_sent, events_accepted, events_rejected, calls_failed,
-      events_per_s, p50_ms, p90_ms, p99_ms, p999_ms, max_ms, hist);
+      seconds, requests, events_sent, events_accepted, events_rejected, calls_failed, events_per_s,
+      p50_ms, p90_ms, p99_ms, p999_ms, max_ms, hist);
 }
 
 std::string LoadReport::ToText() const {
   std::string out = absl::StrFormat(
       "events/s=%.0f accepted=%d rejected=%d sent=%d requests=%d failed_calls=%d seconds=%.2f\n"
       "ack latency ms: p50=%.2f p90=%.2f p99=%.2f p99.9=%.2f max=%.2f\n",
-      events_per_s, events_accepted, events_rejected, events_sent, requests, calls_failed,
-      seconds, p50_ms, p90_ms, p99_ms, p999_ms, max_ms);
+      events_per_s, events_accepted, events_rejected, events_sent, requests, calls_failed, seconds,
+      p50_ms, p90_ms, p99_ms, p999_ms, max_ms);
   for (const auto& [bucket, n] : histogram) absl::StrAppend(&out, "  ", bucket, " ", n, "\n");
   if (!first_error.empty()) absl::StrAppend(&out, "first error: ", first_error, "\n");
   return out;
@@ -385,8 +387,7 @@ LoadReport RunLoad(const LoadOptions& options,
     IngestRequest request;
     for (int k = 0; k < options.batch; ++k) {
       *request.add_interactions() = SyntheticInteraction(
-          static_cast<uint64_t>(i) * static_cast<uint64_t>(options.batch) + k, options.users,
-          now);
+          static_cast<uint64_t>(i) * static_cast<uint64_t>(options.batch) + k, options.users, now);
     }
     shared.pool.push_back(std::move(request));
   }
@@ -395,15 +396,21 @@ LoadReport RunLoad(const LoadOptions& options,
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // A connection per channel.
     args.SetInt("feed_ingest.channel", c);
-    channels.push_back(
-        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args));
+    auto channel = options.security.Channel(options.target, args);
+    if (!channel.ok()) {
+      LoadReport failed;
+      failed.first_error = std::string(channel.status().message());
+      failed.calls_failed = 1;
+      return failed;
+    }
+    channels.push_back(*std::move(channel));
   }
   std::vector<std::unique_ptr<Worker>> workers;
   const int threads = std::max(1, options.threads);
   for (int t = 0; t < threads; ++t) {
     const int calls = options.concurrency / threads + (t < options.concurrency % threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(&shared, channels[t % channels.size()], t,
-                                               std::max(calls, 1)));
+    workers.push_back(
+        std::make_unique<Worker>(&shared, channels[t % channels.size()], t, std::max(calls, 1)));
   }
   const int64_t start = NowNs();
   std::vector<std::thread> running;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "channel_security.h"
 
 namespace feed_ingest {
 
@@ -33,14 +34,15 @@ struct LoadOptions {
   int concurrency = 64;
   // Stream only: requests sent and not yet answered, per stream.
   int stream_window = 16;
-  int batch = 1;            // Interactions per request.
-  double rate = 0;          // Events per second; 0 = closed loop.
+  int batch = 1;    // Interactions per request.
+  double rate = 0;  // Events per second; 0 = closed loop.
   absl::Duration duration = absl::Seconds(10);
   uint64_t max_events = 0;  // Stop after this many events sent; 0 = duration only.
   uint64_t users = 100000;  // Distinct synthetic users.
   int threads = 2;          // Client threads (completion queues).
   int channels = 2;         // HTTP/2 connections.
   absl::Duration deadline = absl::Seconds(30);  // Per call (unary) or stream.
+  ChannelSecurity security;
 };
 
 // Latencies in microseconds, with exact percentiles.

@@ -5,6 +5,7 @@
 //   feed-ingest-client tail --brokers=127.0.0.1:9092 --max-records=10
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -15,12 +16,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "channel_security.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
 #include "flag_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "interactions_source.h"
 #include "load_generator.h"
+#include "msk/credentials_chain.h"
+#include "msk/msk_token.h"
 #include "topic_tail.h"
 
 extern char** environ;
@@ -39,7 +43,8 @@ constexpr char kUsage[] =
     "  feed-ingest-client send [flags]   send interactions, print what was accepted\n"
     "  feed-ingest-client tail [flags]   print the topic's records\n"
     "  feed-ingest-client load [flags]   load test: throughput and ack latency\n"
-    "  feed-ingest-client health [flags] gRPC health check; exit 0 when SERVING\n\n"
+    "  feed-ingest-client health [flags] gRPC health check; exit 0 when SERVING\n"
+    "  feed-ingest-client msk-token --region R [--at TIME]  print an MSK IAM token\n\n"
     "  feed-ingest-client COMMAND --help lists a command's flags.\n";
 
 int Fail(const absl::Status& s) {
@@ -122,12 +127,16 @@ int Send(int argc, char** argv) {
   flags.String("file", &file, "JSON lines in the topic's schema (- for stdin)");
   flags.Bool("stream", &stream, "use one Stream call instead of unary Ingest calls");
   flags.Duration("timeout", &timeout, "deadline of each call");
+  ChannelSecurity security;
+  security.Register(&flags);
   std::vector<std::string> rest;
   if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
   if (flags.help()) {
     std::printf("Usage: feed-ingest-client send [flags]\n\n%s", flags.Usage().c_str());
     return 0;
   }
+  auto channel = security.Channel(target);
+  if (!channel.ok()) return Fail(channel.status());
   std::vector<IngestRequest> requests;
   if (auto s = ReadRequests(file, count, batch, users, &requests); !s.ok()) return Fail(s);
 
@@ -140,6 +149,7 @@ int Send(int argc, char** argv) {
     for (const IngestRequest& request : requests) {
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      security.Decorate(&ctx);
       IngestResponse response;
       grpc::Status status = stub->Ingest(&ctx, request, &response);
       if (!status.ok()) {
@@ -156,6 +166,7 @@ int Send(int argc, char** argv) {
   } else {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    security.Decorate(&ctx);
     auto call = stub->Stream(&ctx);
     std::thread writer([&] {
       for (const IngestRequest& request : requests) {
@@ -242,6 +253,7 @@ int Load(int argc, char** argv) {
   flags.Duration("deadline", &o.deadline, "deadline of each call");
   flags.Bool("json", &json, "print the final report as one JSON object");
   flags.Bool("quiet", &quiet, "no progress lines");
+  o.security.Register(&flags);
   std::vector<std::string> rest;
   if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
   if (flags.help()) {
@@ -279,6 +291,8 @@ int Health(int argc, char** argv) {
   flags.String("target", &target, "feed-ingest gRPC address");
   flags.String("service", &service, "service name to check (empty: the whole server)");
   flags.Duration("timeout", &timeout, "deadline of the check");
+  ChannelSecurity security;
+  security.Register(&flags);
   std::vector<std::string> rest;
   if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
   if (flags.help()) {
@@ -292,9 +306,12 @@ int Health(int argc, char** argv) {
     if (service.size() > 127) return Fail(absl::InvalidArgumentError("--service: too long"));
     request = std::string("\x0a") + static_cast<char>(service.size()) + service;
   }
-  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto channel = security.Channel(target);
+  if (!channel.ok()) return Fail(channel.status());
+  grpc::GenericStub stub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  security.Decorate(&ctx);
   grpc::Slice slice(request.data(), request.size());
   grpc::ByteBuffer in(&slice, 1), out;
   std::mutex mu;
@@ -324,6 +341,43 @@ int Health(int argc, char** argv) {
   return code == 1 ? 0 : 1;
 }
 
+int MskToken(int argc, char** argv) {
+  std::string region, at;
+  const char* env_region = std::getenv("AWS_REGION");
+  if (env_region == nullptr) env_region = std::getenv("AWS_DEFAULT_REGION");
+  if (env_region != nullptr) region = env_region;
+  FlagSet flags("feed-ingest-client msk-token", "FEED_INGEST_CLIENT_");
+  flags.String("region", &region, "AWS region of the MSK cluster");
+  flags.String("at", &at, "sign at this RFC 3339 time instead of now (for debugging)");
+  std::vector<std::string> rest;
+  if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::printf(
+        "Usage: feed-ingest-client msk-token [flags]\n\nPrints the token the "
+        "server would hand librdkafka, for the credentials found the usual way\n"
+        "(environment, shared files, container, instance metadata).\n\n%s",
+        flags.Usage().c_str());
+    return 0;
+  }
+  if (region.empty()) return Fail(absl::InvalidArgumentError("--region is required"));
+  absl::Time when = absl::Now();
+  std::string err;
+  if (!at.empty() && !absl::ParseTime(absl::RFC3339_full, at, &when, &err)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--at: \"", at, "\": ", err)));
+  }
+  msk::DefaultCredentialsChain chain;
+  absl::StatusOr<msk::AwsCredentials> credentials = chain.Get();
+  if (!credentials.ok()) return Fail(credentials.status());
+  absl::StatusOr<msk::MskToken> token = msk::MakeMskToken(*credentials, region, when);
+  if (!token.ok()) return Fail(token.status());
+  std::printf("%s\n", token->token.c_str());
+  std::fprintf(stderr, "principal=%s expires=%s\n", token->principal.c_str(),
+               absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(token->lifetime_ms),
+                                absl::UTCTimeZone())
+                   .c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace feed_ingest
 
@@ -338,6 +392,7 @@ int main(int argc, char** argv) {
   if (command == "tail") return feed_ingest::Tail(argc - 1, argv + 1);
   if (command == "load") return feed_ingest::Load(argc - 1, argv + 1);
   if (command == "health") return feed_ingest::Health(argc - 1, argv + 1);
+  if (command == "msk-token") return feed_ingest::MskToken(argc - 1, argv + 1);
   std::fprintf(stderr, "feed-ingest-client: unknown command \"%s\"\n\n%s", command.c_str(),
                feed_ingest::kUsage);
   return 2;

@@ -29,9 +29,36 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prometheus/registry.h"
+#include "token_auth.h"
 #include "validation.h"
 
 namespace feed_ingest {
+
+// Transport limits: what one client may cost the server.
+struct GrpcLimits {
+  int max_receive_message_bytes = 4 << 20;
+  int max_concurrent_streams = 1000;  // Per connection.
+  // Clients may ping at most this often (more: GOAWAY ENHANCE_YOUR_CALM).
+  absl::Duration min_ping_interval = absl::Seconds(10);
+  // The server pings an idle connection this often, and drops it when the
+  // ping is not answered within keepalive_timeout.
+  absl::Duration keepalive_time = absl::Minutes(5);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  absl::Duration max_connection_idle = absl::Minutes(15);
+  // Connections are recycled (GOAWAY) after this long, so load spreads again
+  // after scaling; calls get max_connection_age_grace to finish.
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
+  int64_t memory_quota_bytes = 256 << 20;  // gRPC's buffers, all connections.
+};
+
+// TLS and tokens. Empty strings: off.
+struct SecurityOptions {
+  std::string tls_cert;       // PEM certificate chain.
+  std::string tls_key;        // PEM private key.
+  std::string tls_client_ca;  // PEM CA: clients must present a certificate it signed.
+  std::string auth_tokens_file;
+};
 
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
@@ -41,10 +68,15 @@ struct ServerOptions {
   bool create_topic = false;
   int replication_factor = 3;
   std::vector<std::pair<std::string, std::string>> kafka_config;
+  // "msk-iam": authenticate to AWS MSK with IAM (needs aws_region).
+  std::string kafka_auth;
+  std::string aws_region;
   ValidationLimits limits;
   size_t max_batch = 1000;
   size_t ring_capacity = 1024;
   ServiceOptions service;
+  GrpcLimits grpc;
+  SecurityOptions security;
   absl::Duration shutdown_timeout = absl::Seconds(30);
   absl::Duration startup_timeout = absl::Seconds(30);
   const Clock* clock = nullptr;  // Null: the real clock.
@@ -63,6 +95,9 @@ class IngestServer {
   // RETRYABLE. Idempotent.
   void Shutdown();
 
+  // Rereads --auth-tokens-file (SIGHUP). The old tokens stay on error.
+  absl::Status ReloadTokens();
+
   // Serving: Kafka reachable and not shutting down. Drives /readyz, the
   // gRPC health status and feed_ingest_ready.
   bool ready() const {
@@ -71,6 +106,7 @@ class IngestServer {
   }
 
   int grpc_port() const { return grpc_port_; }
+  int64_t inflight_calls() const { return service_ ? service_->inflight_calls() : 0; }
   int metrics_port() const { return http_ ? http_->port() : 0; }
   const std::string& brokers() const { return brokers_; }
   // Null unless the server started its own broker.
@@ -94,6 +130,7 @@ class IngestServer {
   std::atomic<bool> shutting_down_{false};
   absl::Mutex readiness_mu_;  // Orders concurrent UpdateReadiness() calls.
   std::unique_ptr<InteractionValidator> validator_;
+  std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<KafkaSink> sink_;
   std::unique_ptr<IngestPipeline> pipeline_;
   std::unique_ptr<IngestService> service_;

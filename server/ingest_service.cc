@@ -17,6 +17,7 @@ using ::feed::interactions::v1::IngestRequest;
 using ::feed::interactions::v1::IngestResponse;
 
 constexpr char kShuttingDown[] = "the server is shutting down; send again, to another instance";
+constexpr char kUnauthenticated[] = "missing or invalid bearer token (authorization: Bearer ...)";
 constexpr int kRetryMinMs = 1;
 constexpr int kRetryMaxMs = 50;
 
@@ -53,6 +54,17 @@ class UnaryCall {
     const IngestPipeline& pipeline = *svc_->pipeline_;
     if (svc_->draining()) {
       FinishWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
+      return;
+    }
+    if (!svc_->Authenticated(ctx_)) {
+      FinishWithError(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnauthenticated));
+      return;
+    }
+    if (ctx_.deadline() <= std::chrono::system_clock::now()) {
+      // The caller has given up already: writing now could only duplicate.
+      FinishWithError(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                   "the call's deadline passed before it was served; nothing "
+                                   "was taken"));
       return;
     }
     if (absl::Status s = pipeline.CheckSize(batch_->request()); !s.ok()) {
@@ -167,7 +179,11 @@ class StreamCall {
     new StreamCall(svc_, cq_);
     start_ns_ = MonotonicNanos();
     svc_->CallStarted(Method::kStream);
-    if (!svc_->RegisterStream(this)) {
+    if (!svc_->Authenticated(ctx_)) {
+      final_status_ = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnauthenticated);
+      stop_reading_ = true;
+      MaybeFinish();
+    } else if (!svc_->RegisterStream(this)) {
       final_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown);
       stop_reading_ = true;
       MaybeFinish();
@@ -449,6 +465,10 @@ void IngestService::CallEnded(Method method, int64_t start_ns, grpc::StatusCode 
   }
   metrics_->Inflight(method).Decrement();
   inflight_.fetch_sub(1, std::memory_order_release);
+}
+
+bool IngestService::Authenticated(const grpc::ServerContext& ctx) const {
+  return options_.auth == nullptr || options_.auth->Check(ctx.client_metadata());
 }
 
 bool IngestService::RegisterStream(internal::StreamCall* call) {

@@ -36,6 +36,7 @@
 #include "grpcpp/server_builder.h"
 #include "ingest_pipeline.h"
 #include "metrics.h"
+#include "token_auth.h"
 
 namespace feed_ingest {
 
@@ -51,6 +52,8 @@ struct ServiceOptions {
   int stream_window = 256;
   // Ingest calls each queue is ready to accept at once.
   int unary_accept_slots = 64;
+  // When set, every call must carry a valid bearer token. Not owned.
+  const TokenAuthenticator* auth = nullptr;
 };
 
 class IngestService {
@@ -74,6 +77,7 @@ class IngestService {
   friend class internal::StreamCall;
 
   bool draining() const { return draining_.load(std::memory_order_acquire); }
+  bool Authenticated(const grpc::ServerContext& ctx) const;
   void CallStarted(Method method);
   // `start_ns` is MonotonicNanos() when the call arrived.
   void CallEnded(Method method, int64_t start_ns, grpc::StatusCode code);

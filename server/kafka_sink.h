@@ -37,6 +37,7 @@
 #include "kafka_stats.h"
 #include "librdkafka/rdkafka.h"
 #include "metrics.h"
+#include "msk/msk_token.h"
 #include "record_ring.h"
 
 namespace feed_ingest {
@@ -50,6 +51,11 @@ struct KafkaSinkOptions {
   // Called on the producer thread when Kafka becomes reachable (any broker
   // up) or unreachable (all down). May be empty.
   std::function<void(bool reachable)> on_reachability;
+  // When set, authenticate with AWS MSK IAM: SASL_SSL + OAUTHBEARER, tokens
+  // from this provider, refreshed on librdkafka's background thread so the
+  // first one is there before anything polls. `extra_config` may still
+  // override security.protocol (e.g. to test without TLS).
+  std::shared_ptr<msk::MskTokenProvider> msk_tokens;
 };
 
 // What the topic must look like when EnsureTopic() creates it.
@@ -111,6 +117,8 @@ class KafkaSink {
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
   static int OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+  // librdkafka's background thread.
+  static void OnTokenRefresh(rd_kafka_t* rk, const char* config, void* opaque);
   void SetReachable(bool reachable);
   void LogFailures();
 

@@ -24,12 +24,13 @@ int main(int argc, char** argv) {
   }
   SetLogFormat(config->log_format);
 
-  // Block the stop signals in every thread (threads inherit the mask), so
-  // only sigwait() below sees them.
+  // Block the stop signals (and SIGHUP, which reloads tokens) in every thread (threads inherit the
+  // mask), so only sigwait() below sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A closed stderr or socket must surface as an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -41,7 +42,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  for (;;) {
+    sigwait(&stop_signals, &signal);
+    if (signal != SIGHUP) break;
+    (void)(*server)->ReloadTokens();  // Logs the outcome either way.
+  }
   Log(LogLevel::kInfo, "signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown();
   return 0;

@@ -124,7 +124,17 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                  .Name("feed_ingest_ready")
                  .Help("1 when serving: Kafka reachable and not shutting down")
                  .Register(registry)
-                 .Add({})) {
+                 .Add({})),
+      msk_token_expiry_(BuildGauge()
+                            .Name("feed_ingest_msk_token_expiry_timestamp_seconds")
+                            .Help("When the MSK IAM token handed to librdkafka expires")
+                            .Register(registry)
+                            .Add({})),
+      msk_token_refresh_failures_(BuildCounter()
+                                      .Name("feed_ingest_msk_token_refresh_failures_total")
+                                      .Help("MSK IAM token refreshes that failed")
+                                      .Register(registry)
+                                      .Add({})) {
   auto& received = BuildCounter()
                        .Name("feed_ingest_interactions_received_total")
                        .Help("Items received, by gRPC method")

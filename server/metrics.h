@@ -80,6 +80,8 @@ class IngestMetrics {
   // the start; a rare one is created when it first happens.
   prometheus::Histogram& RequestDuration(Method m, int code);
   prometheus::Gauge& ready() { return ready_; }
+  prometheus::Gauge& msk_token_expiry() { return msk_token_expiry_; }
+  prometheus::Counter& msk_token_refresh_failures() { return msk_token_refresh_failures_; }
   prometheus::Registry& registry() { return registry_; }
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
@@ -105,6 +107,8 @@ class IngestMetrics {
   prometheus::Histogram& batch_size_;
   prometheus::Family<prometheus::Histogram>& duration_family_;
   prometheus::Gauge& ready_;
+  prometheus::Gauge& msk_token_expiry_;
+  prometheus::Counter& msk_token_refresh_failures_;
   // Null for codes whose series is made on first use.
   std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_{};
 };

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "flag_set.h"
 
@@ -36,6 +37,17 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.Int("replication-factor", &replication, "replication factor for --create-topic", 1, 32);
   flags.Repeated("kafka-config", &kafka_config,
                  "librdkafka property key=value, applied over the defaults (SASL, SSL, ...)");
+  flags.String("kafka-auth", &o.kafka_auth,
+               "none, or msk-iam: SASL_SSL + OAUTHBEARER with AWS IAM tokens (AWS MSK)");
+  // The AWS SDKs' own variables give the default region.
+  for (const char* name : {"AWS_DEFAULT_REGION", "AWS_REGION"}) {
+    const std::string prefix = absl::StrCat(name, "=");
+    for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
+      if (absl::StartsWith(*e, prefix)) o.aws_region = *e + prefix.size();
+    }
+  }
+  flags.String("aws-region", &o.aws_region,
+               "AWS region of the MSK cluster (default: AWS_REGION, then AWS_DEFAULT_REGION)");
   flags.List("interaction-types", &v.interaction_types, "allowed interaction_type values");
   flags.Int("max-id-bytes", &max_id, "longest user_id and video_id, in bytes", 1, 1 << 20);
   flags.Int("max-event-id-bytes", &max_event_id, "longest event_id, in bytes", 1, 1 << 20);
@@ -53,6 +65,30 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.Duration("startup-timeout", &o.startup_timeout,
                  "longest wait for Kafka at start before giving up");
   flags.String("log-format", &log_format, "log lines as text (logfmt) or json");
+  GrpcLimits& g = o.grpc;
+  int64_t max_message = g.max_receive_message_bytes, max_streams = g.max_concurrent_streams;
+  flags.Int("max-receive-message-bytes", &max_message, "largest request message", 1024, INT32_MAX);
+  flags.Int("max-concurrent-streams", &max_streams, "calls at once on one connection", 1,
+            INT32_MAX);
+  flags.Duration("keepalive-min-ping-interval", &g.min_ping_interval,
+                 "clients pinging more often than this are disconnected");
+  flags.Duration("keepalive-time", &g.keepalive_time, "ping an idle connection this often");
+  flags.Duration("keepalive-timeout", &g.keepalive_timeout,
+                 "drop a connection whose ping is not answered in this time");
+  flags.Duration("max-connection-idle", &g.max_connection_idle,
+                 "close connections idle this long (0: never)");
+  flags.Duration("max-connection-age", &g.max_connection_age,
+                 "recycle connections after this long (0: never)");
+  flags.Duration("max-connection-age-grace", &g.max_connection_age_grace,
+                 "time calls get to finish on a recycled connection");
+  flags.Int("memory-quota-bytes", &g.memory_quota_bytes,
+            "memory gRPC may use for all connections' buffers", 1 << 20, INT64_MAX);
+  flags.String("tls-cert", &o.security.tls_cert, "PEM certificate chain: serve gRPC over TLS");
+  flags.String("tls-key", &o.security.tls_key, "PEM private key of --tls-cert");
+  flags.String("tls-client-ca", &o.security.tls_client_ca,
+               "PEM CA: require client certificates signed by it (mutual TLS)");
+  flags.String("auth-tokens-file", &o.security.auth_tokens_file,
+               "require `authorization: Bearer <token>`, tokens one per line; reread on SIGHUP");
 
   std::vector<std::string> positional;
   if (absl::Status s = flags.Parse(argc, argv, envp, &positional); !s.ok()) return s;
@@ -89,6 +125,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
         absl::StrCat("--listen: \"", o.listen, "\" is not host:port"));
   }
   o.replication_factor = static_cast<int>(replication);
+  g.max_receive_message_bytes = static_cast<int>(max_message);
+  g.max_concurrent_streams = static_cast<int>(max_streams);
   v.max_id_bytes = static_cast<size_t>(max_id);
   v.max_event_id_bytes = static_cast<size_t>(max_event_id);
   o.max_batch = static_cast<size_t>(max_batch);

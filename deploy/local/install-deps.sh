@@ -9,6 +9,7 @@ packages=(
   librdkafka-dev libabsl-dev prometheus-cpp-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev
   prometheus python3 python3-prometheus-client python3-yaml
+  libcurl4-openssl-dev libssl-dev openssl python3-botocore
   curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

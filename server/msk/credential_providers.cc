@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -108,8 +109,7 @@ absl::StatusOr<absl::Time> ParseExpiration(absl::string_view prefix, absl::strin
 
 // {AccessKeyId, SecretAccessKey, Token, Expiration}, as the container and
 // instance metadata endpoints answer.
-absl::StatusOr<AwsCredentials> CredentialsFromJson(absl::string_view prefix,
-                                                   absl::string_view what,
+absl::StatusOr<AwsCredentials> CredentialsFromJson(absl::string_view prefix, absl::string_view what,
                                                    absl::string_view body) {
   absl::StatusOr<std::map<std::string, std::string>> fields = internal::ParseJsonObject(body);
   if (!fields.ok()) {
@@ -237,13 +237,18 @@ std::optional<std::string> XmlElement(absl::string_view xml, absl::string_view t
 }
 
 std::string StsEndpoint(const CredentialSourceOptions& options) {
-  if (std::optional<std::string> url = Env(options, "AWS_ENDPOINT_URL_STS")) return *url;
+  if (std::optional<std::string> url = Env(options, "AWS_ENDPOINT_URL_STS")) {
+    // A bare host ("https://sts.example") gets the root path.
+    const size_t authority = url->find("://") + 3;
+    if (url->find('/', authority) == std::string::npos) url->push_back('/');
+    return *url;
+  }
   std::optional<std::string> region = Env(options, "AWS_REGION");
   if (!region.has_value()) region = Env(options, "AWS_DEFAULT_REGION");
   if (region.has_value() && IsAwsRegionName(*region)) {
-    return absl::StrCat("https://sts.", *region, ".", AwsDnsSuffix(*region));
+    return absl::StrCat("https://sts.", *region, ".", AwsDnsSuffix(*region), "/");
   }
-  return "https://sts.amazonaws.com";
+  return "https://sts.amazonaws.com/";
 }
 
 // --- Container credentials ---------------------------------------------------
@@ -277,6 +282,17 @@ bool IsAllowedContainerUri(absl::string_view uri) {
     if (!absl::SimpleAtoi(octet, &value) || value < 0 || value > 255) return false;
   }
   return true;
+}
+
+// IAM names: letters, digits and +=,.@_- only, so a role name goes into a
+// URL path as it is.
+bool IsIamName(absl::string_view name) {
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && !absl::StrContains("+=,.@_-", c)) {
+      return false;
+    }
+  }
+  return !name.empty();
 }
 
 }  // namespace
@@ -382,12 +398,19 @@ WebIdentityCredentialsProvider::WebIdentityCredentialsProvider(CredentialSourceO
 absl::StatusOr<AwsCredentials> WebIdentityCredentialsProvider::Get() {
   const std::optional<std::string> token_file = Env(options_, "AWS_WEB_IDENTITY_TOKEN_FILE");
   if (!token_file.has_value()) {
-    return absl::NotFoundError(absl::StrCat(kWebIdentity, "AWS_WEB_IDENTITY_TOKEN_FILE is not set"));
+    return absl::NotFoundError(
+        absl::StrCat(kWebIdentity, "AWS_WEB_IDENTITY_TOKEN_FILE is not set"));
   }
   const std::optional<std::string> role_arn = Env(options_, "AWS_ROLE_ARN");
   if (!role_arn.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat(kWebIdentity, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not"));
+  }
+  if (std::optional<std::string> url = Env(options_, "AWS_ENDPOINT_URL_STS");
+      url.has_value() && !absl::StartsWith(*url, "https://") &&
+      !absl::StartsWith(*url, "http://")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kWebIdentity, "AWS_ENDPOINT_URL_STS ", *url, " is not an http(s) URL"));
   }
   absl::StatusOr<std::string> token = ReadSmallFile(*token_file);
   if (!token.ok()) {
@@ -399,17 +422,13 @@ absl::StatusOr<AwsCredentials> WebIdentityCredentialsProvider::Get() {
     return absl::FailedPreconditionError(
         absl::StrCat(kWebIdentity, "AWS_WEB_IDENTITY_TOKEN_FILE ", *token_file, " is empty"));
   }
-  const std::string session_name = Env(options_, "AWS_ROLE_SESSION_NAME")
-                                       .value_or(absl::StrCat("feed-ingest-",
-                                                              absl::ToUnixSeconds(
-                                                                  ClockOf(options_).Now())));
+  const std::string session_name =
+      Env(options_, "AWS_ROLE_SESSION_NAME")
+          .value_or(absl::StrCat("feed-ingest-", absl::ToUnixSeconds(ClockOf(options_).Now())));
 
   internal::HttpRequest request;
   request.method = "POST";
   request.url = StsEndpoint(options_);
-  if (!absl::StrContains(request.url.substr(request.url.find("://") + 3), '/')) {
-    request.url.push_back('/');
-  }
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
                      {"Accept", "application/xml"}};
   request.body = absl::StrCat(
@@ -430,8 +449,7 @@ absl::StatusOr<AwsCredentials> WebIdentityCredentialsProvider::Get() {
     if (!message.empty()) absl::StrAppend(&detail, detail.empty() ? "" : ": ", message);
     return HttpStatusError(kWebIdentity, what, response->status, detail);
   }
-  const std::optional<absl::string_view> raw_block =
-      XmlRawElement(response->body, "Credentials");
+  const std::optional<absl::string_view> raw_block = XmlRawElement(response->body, "Credentials");
   if (!raw_block.has_value()) {
     return absl::UnavailableError(absl::StrCat(kWebIdentity, what, " answered no Credentials"));
   }
@@ -518,7 +536,8 @@ InstanceMetadataCredentialsProvider::InstanceMetadataCredentialsProvider(
 absl::StatusOr<AwsCredentials> InstanceMetadataCredentialsProvider::Get() {
   if (std::optional<std::string> disabled = Env(options_, "AWS_EC2_METADATA_DISABLED");
       disabled.has_value() && absl::EqualsIgnoreCase(*disabled, "true")) {
-    return absl::NotFoundError(absl::StrCat(kInstanceMetadata, "AWS_EC2_METADATA_DISABLED is true"));
+    return absl::NotFoundError(
+        absl::StrCat(kInstanceMetadata, "AWS_EC2_METADATA_DISABLED is true"));
   }
   std::string endpoint;
   if (std::optional<std::string> url = Env(options_, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
@@ -557,7 +576,8 @@ absl::StatusOr<AwsCredentials> InstanceMetadataCredentialsProvider::Get() {
   }
   const std::string session(absl::StripAsciiWhitespace(token->body));
   if (session.empty()) {
-    return absl::UnavailableError(absl::StrCat(kInstanceMetadata, token_what, " answered no token"));
+    return absl::UnavailableError(
+        absl::StrCat(kInstanceMetadata, token_what, " answered no token"));
   }
   const std::vector<std::pair<std::string, std::string>> with_token = {
       {"X-aws-ec2-metadata-token", session}};
@@ -567,29 +587,32 @@ absl::StatusOr<AwsCredentials> InstanceMetadataCredentialsProvider::Get() {
   absl::StatusOr<internal::HttpResponse> roles = fetch("GET", kRolesPath, with_token);
   if (!roles.ok()) return WithPrefix(kInstanceMetadata, roles.status());
   if (roles->status == 404) {
-    return absl::NotFoundError(
-        absl::StrCat(kInstanceMetadata, "the instance has no IAM role (", roles_what,
-                     " returned HTTP 404)"));
+    return absl::NotFoundError(absl::StrCat(kInstanceMetadata, "the instance has no IAM role (",
+                                            roles_what, " returned HTTP 404)"));
   }
   if (roles->status != 200) {
     return absl::UnavailableError(
         absl::StrCat(kInstanceMetadata, roles_what, " returned HTTP ", roles->status));
   }
-  const std::string role(absl::StripAsciiWhitespace(
-      absl::string_view(roles->body).substr(0, roles->body.find('\n'))));
+  const std::string role(
+      absl::StripAsciiWhitespace(absl::string_view(roles->body).substr(0, roles->body.find('\n'))));
   if (role.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(kInstanceMetadata, "the instance has no IAM role (", roles_what,
-                     " answered no role name)"));
+    return absl::NotFoundError(absl::StrCat(kInstanceMetadata, "the instance has no IAM role (",
+                                            roles_what, " answered no role name)"));
   }
 
-  const std::string credentials_path = absl::StrCat(kRolesPath, AwsUriEncode(role));
+  if (!IsIamName(role)) {
+    return absl::UnavailableError(absl::StrCat(kInstanceMetadata, roles_what,
+                                               " answered a role name with characters IAM does "
+                                               "not allow"));
+  }
+  const std::string credentials_path = absl::StrCat(kRolesPath, role);
   const std::string credentials_what = absl::StrCat("GET ", endpoint, credentials_path);
   absl::StatusOr<internal::HttpResponse> credentials = fetch("GET", credentials_path, with_token);
   if (!credentials.ok()) return WithPrefix(kInstanceMetadata, credentials.status());
   if (credentials->status != 200) {
-    return absl::UnavailableError(absl::StrCat(kInstanceMetadata, credentials_what,
-                                               " returned HTTP ", credentials->status));
+    return absl::UnavailableError(
+        absl::StrCat(kInstanceMetadata, credentials_what, " returned HTTP ", credentials->status));
   }
   return CredentialsFromJson(kInstanceMetadata, credentials_what, credentials->body);
 }

@@ -121,8 +121,9 @@ class WebIdentityCredentialsProvider final : public AwsCredentialsProvider {
 //   ContainerCredentialsProvider provider({});
 //
 // NOT_FOUND when neither URI variable is set; FAILED_PRECONDITION for a URI
-// or token that cannot be used; UNAVAILABLE when the endpoint does not answer,
-// answers 5xx/429 or answers something unreadable. Thread-safe.
+// or token that cannot be used, or an HTTP refusal such as 401; UNAVAILABLE
+// when the endpoint does not answer, answers 5xx/429 or answers something
+// unreadable. Thread-safe.
 class ContainerCredentialsProvider final : public AwsCredentialsProvider {
  public:
   explicit ContainerCredentialsProvider(CredentialSourceOptions options);

@@ -21,9 +21,7 @@ const Clock* RealClockIfNull(const Clock* clock) {
 CachingCredentialsProvider::CachingCredentialsProvider(
     std::unique_ptr<AwsCredentialsProvider> source, const Clock* clock,
     absl::Duration refresh_before)
-    : source_(std::move(source)),
-      clock_(RealClockIfNull(clock)),
-      refresh_before_(refresh_before) {}
+    : source_(std::move(source)), clock_(RealClockIfNull(clock)), refresh_before_(refresh_before) {}
 
 absl::StatusOr<AwsCredentials> CachingCredentialsProvider::Get() {
   absl::MutexLock lock(&mu_);

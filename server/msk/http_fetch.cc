@@ -52,6 +52,13 @@ void InitCurlOnce() {
 absl::StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
   const std::string what = absl::StrCat(request.method, " ", request.url);
   std::unique_ptr<curl_slist, SlistDeleter> headers;
+  auto append = [&headers](const char* line) {
+    curl_slist* head = curl_slist_append(headers.get(), line);
+    if (head == nullptr) return false;
+    (void)headers.release();  // `head` is the same list, or a new one holding it.
+    headers.reset(head);
+    return true;
+  };
   bool has_content_type = false;
   for (const auto& [name, value] : request.headers) {
     if (absl::StrContains(value, '\r') || absl::StrContains(value, '\n')) {
@@ -59,20 +66,14 @@ absl::StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
           absl::StrCat(what, ": the ", name, " header value has a line break"));
     }
     if (absl::EqualsIgnoreCase(name, "content-type")) has_content_type = true;
-    const std::string line = absl::StrCat(name, ": ", value);
-    curl_slist* appended = curl_slist_append(headers.get(), line.c_str());
-    if (appended == nullptr) return absl::ResourceExhaustedError(absl::StrCat(what, ": no memory"));
-    headers.release();
-    headers.reset(appended);
+    if (!append(absl::StrCat(name, ": ", value).c_str())) {
+      return absl::ResourceExhaustedError(absl::StrCat(what, ": no memory"));
+    }
   }
   // libcurl's own defaults for a body: a form Content-Type and, for larger
   // bodies, "Expect: 100-continue". Neither is wanted here.
-  for (const char* line : {"Expect:", has_content_type ? nullptr : "Content-Type:"}) {
-    if (line == nullptr) continue;
-    curl_slist* appended = curl_slist_append(headers.get(), line);
-    if (appended == nullptr) return absl::ResourceExhaustedError(absl::StrCat(what, ": no memory"));
-    headers.release();
-    headers.reset(appended);
+  if (!append("Expect:") || (!has_content_type && !append("Content-Type:"))) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": no memory"));
   }
 
   InitCurlOnce();

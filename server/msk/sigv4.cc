@@ -27,8 +27,8 @@ namespace {
 constexpr absl::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 constexpr absl::string_view kHexDigits = "0123456789abcdef";
 
-// Headers that proxies and clients add or rewrite on the way, so signing them
-// would break the signature (botocore and aws-c-auth leave them out too).
+// Left out of the signature, as botocore and aws-c-auth do: the signature's
+// own header, and headers that clients and proxies add or rewrite on the way.
 constexpr std::array<absl::string_view, 4> kUnsignedHeaders = {"authorization", "expect",
                                                                "user-agent", "x-amzn-trace-id"};
 

@@ -26,7 +26,10 @@ using Service = ::feed::interactions::v1::InteractionIngest::AsyncService;
 class BareUnary {
  public:
   BareUnary(Service* service, grpc::ServerCompletionQueue* cq)
-      : service_(service), cq_(cq), responder_(&ctx_), on_request_(this, &BareUnary::OnRequest),
+      : service_(service),
+        cq_(cq),
+        responder_(&ctx_),
+        on_request_(this, &BareUnary::OnRequest),
         on_finish_(this, &BareUnary::OnFinish) {
     service_->RequestIngest(&ctx_, &request_, &responder_, cq_, cq_, &on_request_);
   }
@@ -58,8 +61,12 @@ class BareUnary {
 class BareStream {
  public:
   BareStream(Service* service, grpc::ServerCompletionQueue* cq)
-      : service_(service), cq_(cq), stream_(&ctx_), on_request_(this, &BareStream::OnRequest),
-        on_read_(this, &BareStream::OnRead), on_write_(this, &BareStream::OnWrite),
+      : service_(service),
+        cq_(cq),
+        stream_(&ctx_),
+        on_request_(this, &BareStream::OnRequest),
+        on_read_(this, &BareStream::OnRead),
+        on_write_(this, &BareStream::OnWrite),
         on_finish_(this, &BareStream::OnFinish) {
     service_->RequestStream(&ctx_, &stream_, cq_, cq_, &on_request_);
   }

@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
   flags.Int("count", &count, "records to produce", 1, 1LL << 32);
   flags.Int("users", &users, "distinct users (keys)", 1, 1LL << 32);
   std::vector<std::string> rest;
-  if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok() || flags.help() ||
-                                                         brokers.empty()) {
+  if (auto s = flags.Parse(argc, argv, environ, &rest);
+      !s.ok() || flags.help() || brokers.empty()) {
     std::fprintf(stderr, "%s\n%s", s.ok() ? "--brokers is required" : s.ToString().c_str(),
                  flags.Usage().c_str());
     return 2;

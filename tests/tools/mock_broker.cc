@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
       err = rd_kafka_mock_partition_set_leader(mc, options.topic.c_str(), static_cast<int32_t>(a),
                                                static_cast<int32_t>(b));
     } else if (cmd == "topic-error" && (in >> a)) {
-      rd_kafka_mock_topic_set_error(mc, options.topic.c_str(),
-                                    static_cast<rd_kafka_resp_err_t>(a));
+      rd_kafka_mock_topic_set_error(mc, options.topic.c_str(), static_cast<rd_kafka_resp_err_t>(a));
     } else {
       std::printf("error: unknown command \"%s\"\n", line.c_str());
       std::fflush(stdout);

@@ -6,6 +6,7 @@
 #include "kafka_sink.h"
 
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "gtest/gtest.h"
 #include "ingest_batch.h"
 #include "metrics.h"
+#include "msk/aws_credentials.h"
+#include "msk/msk_token.h"
 #include "prometheus/registry.h"
 #include "record_json.h"
 
@@ -117,6 +120,55 @@ TEST_F(KafkaSinkTest, ShutdownSettlesWhatKafkaNeverTook) {
     }
   }
   EXPECT_EQ(metrics_->delivered().Value(), 0);
+}
+
+// Credentials that are never there.
+class NoCredentials final : public msk::AwsCredentialsProvider {
+ public:
+  absl::StatusOr<msk::AwsCredentials> Get() override {
+    return absl::NotFoundError("no AWS credentials in this test");
+  }
+};
+
+// The mock cluster speaks neither TLS nor SASL, so this checks the wiring up
+// to librdkafka: the refresh callback runs on librdkafka's background thread
+// before anything polls, and its token (or failure) reaches librdkafka.
+TEST_F(KafkaSinkTest, MskIamTokensAreRefreshedInTheBackground) {
+  msk::AwsCredentials credentials;
+  credentials.access_key_id = "AKIDEXAMPLE";
+  credentials.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  KafkaSinkOptions options;
+  options.brokers = broker_->bootstrap();
+  options.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
+  options.msk_tokens = std::make_shared<msk::MskTokenProvider>(
+      std::make_shared<msk::StaticCredentialsProvider>(credentials), "eu-west-1");
+  const double before = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  auto sink = KafkaSink::Create(options, metrics_.get());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (metrics_->msk_token_expiry().Value() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const double expiry = metrics_->msk_token_expiry().Value();
+  EXPECT_GE(expiry, std::floor(before) + 900);
+  EXPECT_LE(expiry, before + 902);
+  EXPECT_EQ(metrics_->msk_token_refresh_failures().Value(), 0);
+}
+
+TEST_F(KafkaSinkTest, MskIamTokenFailuresAreCounted) {
+  KafkaSinkOptions options;
+  options.brokers = broker_->bootstrap();
+  options.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
+  options.msk_tokens =
+      std::make_shared<msk::MskTokenProvider>(std::make_shared<NoCredentials>(), "eu-west-1");
+  auto sink = KafkaSink::Create(options, metrics_.get());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (metrics_->msk_token_refresh_failures().Value() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(metrics_->msk_token_refresh_failures().Value(), 1);
+  EXPECT_EQ(metrics_->msk_token_expiry().Value(), 0);
 }
 
 }  // namespace

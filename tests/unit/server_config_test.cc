@@ -273,3 +273,55 @@ TEST(ServerConfigTest, HelpWinsOverLaterChecks) {
 
 }  // namespace
 }  // namespace feed_ingest
+
+namespace feed_ingest {
+namespace {
+
+TEST(ServerConfigSecurityTest, TransportSecurityAndMskFlags) {
+  const absl::StatusOr<ServerConfig> config =
+      Parse({"feed-ingest", "--tls-cert=/c.pem", "--tls-key=/k.pem", "--tls-client-ca=/ca.pem",
+             "--auth-tokens-file=/tokens", "--max-receive-message-bytes=65536",
+             "--max-concurrent-streams=8", "--keepalive-min-ping-interval=30s",
+             "--max-connection-age=0s", "--memory-quota-bytes=67108864", "--kafka-auth=msk-iam"},
+            {"AWS_REGION=eu-west-1"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ServerOptions& o = config->server;
+  EXPECT_EQ(o.security.tls_cert, "/c.pem");
+  EXPECT_EQ(o.security.tls_key, "/k.pem");
+  EXPECT_EQ(o.security.tls_client_ca, "/ca.pem");
+  EXPECT_EQ(o.security.auth_tokens_file, "/tokens");
+  EXPECT_EQ(o.grpc.max_receive_message_bytes, 65536);
+  EXPECT_EQ(o.grpc.max_concurrent_streams, 8);
+  EXPECT_EQ(o.grpc.min_ping_interval, absl::Seconds(30));
+  EXPECT_EQ(o.grpc.max_connection_age, absl::ZeroDuration());
+  EXPECT_EQ(o.grpc.memory_quota_bytes, 64 << 20);
+  EXPECT_EQ(o.kafka_auth, "msk-iam");
+  EXPECT_EQ(o.aws_region, "eu-west-1");
+}
+
+TEST(ServerConfigSecurityTest, RegionFromTheAwsVariablesAndTheFlagWins) {
+  auto config = Parse({"feed-ingest"}, {"AWS_DEFAULT_REGION=us-west-2"});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->server.aws_region, "us-west-2");
+  config = Parse({"feed-ingest"}, {"AWS_DEFAULT_REGION=us-west-2", "AWS_REGION=cn-north-1"});
+  EXPECT_EQ(config->server.aws_region, "cn-north-1") << "AWS_REGION comes first";
+  config = Parse({"feed-ingest", "--aws-region=ap-south-1"}, {"AWS_REGION=cn-north-1"});
+  EXPECT_EQ(config->server.aws_region, "ap-south-1");
+}
+
+TEST(ServerConfigSecurityTest, MskIamWithoutRegionFailsAtStart) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "";
+  options.kafka_auth = "msk-iam";
+  auto server = IngestServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().message(),
+            "--kafka-auth=msk-iam needs --aws-region (or AWS_REGION / AWS_DEFAULT_REGION)");
+  options.kafka_auth = "kerberos";
+  server = IngestServer::Start(options);
+  EXPECT_EQ(server.status().message(), "--kafka-auth: \"kerberos\" is not none or msk-iam");
+}
+
+}  // namespace
+}  // namespace feed_ingest
