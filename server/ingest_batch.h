@@ -39,6 +39,9 @@ class IngestBatch {
     uint32_t value_begin;  // The JSON value is values[value_begin, value_end).
     uint32_t value_end;
     int32_t error = 0;  // rd_kafka_resp_err_t of the delivery report; 0 = in Kafka.
+    // Failed, but librdkafka cannot rule out that Kafka wrote it (timed out
+    // or purged while in flight).
+    bool possibly_written = false;
   };
 
   // An item that failed validation.
@@ -73,8 +76,9 @@ class IngestBatch {
 
   // Producer thread: the delivery report for `record`. The last one posts
   // `settled_event` to the worker's completion queue.
-  void Settle(Record* record, int32_t error) {
+  void Settle(Record* record, int32_t error, bool possibly_written = false) {
     record->error = error;
+    record->possibly_written = possibly_written;
     // Read before the decrement: once it reaches zero the worker may free
     // this batch, so the last settler touches nothing of it but the alarm,
     // which stays alive until its event has been delivered.

@@ -105,7 +105,10 @@ void IngestPipeline::Answer(const IngestBatch& batch, IngestResponse* response) 
         *code = permanent ? ::feed::interactions::v1::REJECTION_CODE_INVALID
                           : ::feed::interactions::v1::REJECTION_CODE_RETRYABLE;
         *message =
-            absl::StrCat("kafka: ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err), ")");
+            absl::StrCat("kafka: ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err), ")",
+                         rec.possibly_written ? "; it may have been written: send it again with "
+                                                "the same event_id"
+                                              : "");
         return true;
       },
       response);

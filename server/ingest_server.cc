@@ -189,6 +189,7 @@ absl::Status IngestServer::Init() {
   }
   sink_->Start();
   service_->Start();
+  serving_.store(true, std::memory_order_relaxed);
   UpdateReadiness();
 
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));

@@ -98,10 +98,11 @@ class IngestServer {
   // Rereads --auth-tokens-file (SIGHUP). The old tokens stay on error.
   absl::Status ReloadTokens();
 
-  // Serving: Kafka reachable and not shutting down. Drives /readyz, the
+  // Serving: started, Kafka reachable, and not shutting down. Drives /readyz, the
   // gRPC health status and feed_ingest_ready.
   bool ready() const {
-    return kafka_reachable_.load(std::memory_order_relaxed) &&
+    return serving_.load(std::memory_order_relaxed) &&
+           kafka_reachable_.load(std::memory_order_relaxed) &&
            !shutting_down_.load(std::memory_order_relaxed);
   }
 
@@ -126,6 +127,7 @@ class IngestServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<IngestMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> http_;
+  std::atomic<bool> serving_{false};  // The gRPC port is up and the calls posted.
   std::atomic<bool> kafka_reachable_{true};
   std::atomic<bool> shutting_down_{false};
   absl::Mutex readiness_mu_;  // Orders concurrent UpdateReadiness() calls.

@@ -296,7 +296,9 @@ void KafkaSink::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, vo
     ++self->unlogged_failures_;
     self->last_failure_ = msg->err;
   }
-  batch->Settle(record, msg->err);
+  batch->Settle(record, msg->err,
+                msg->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    rd_kafka_message_status(msg) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED);
 }
 
 void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
