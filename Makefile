@@ -40,3 +40,14 @@ bench: build
 
 bench-micro: build
 	$(BUILD_DIR)/feed-ingest-micro-bench
+
+# The local stack: Kafka (KRaft), feed-ingest, Prometheus, Grafana. Needs a
+# Docker engine.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+.PHONY: up down
+up:
+	$(COMPOSE) up -d --build
+	@echo "Grafana http://localhost:3000  Prometheus http://localhost:9090  gRPC 127.0.0.1:50051  Kafka 127.0.0.1:9094"
+
+down:
+	$(COMPOSE) down
