@@ -242,7 +242,10 @@ def main():
         "bare_grpc_unary_calls_per_s_c64": bare_results["unary1_c64"]["calls_per_s"],
         "stream_vs_bare": svc_results[best_stream]["events_per_s"] /
                           bare_results[best_stream]["events_per_s"],
+        # The headline uses the same shape as unary_calls_per_s; every shape's
+        # figure is beside it.
         "p99_ack_ms_half_load": half["unary1_c1024"]["p99_ms"],
+        "p99_ack_ms_half_load_by_shape": {k: v["p99_ms"] for k, v in half.items()},
         "peak_rss_mib": max(peak_rss, soak_peak),
         "rss_drift_soak": drift,
         "soak_seconds": a.soak,
