@@ -18,9 +18,9 @@
 namespace feed_ingest {
 
 struct ChannelSecurity {
-  std::string tls_ca;     // PEM CA that signed the server; enables TLS.
-  std::string tls_cert;   // PEM client certificate (mutual TLS).
-  std::string tls_key;    // Its private key.
+  std::string tls_ca;       // PEM CA that signed the server; enables TLS.
+  std::string tls_cert;     // PEM client certificate (mutual TLS).
+  std::string tls_key;      // Its private key.
   std::string server_name;  // Overrides the name checked in the server certificate.
   std::string token;        // Sent as `authorization: Bearer <token>`.
   bool tls = false;         // TLS with the system's roots.
@@ -28,8 +28,8 @@ struct ChannelSecurity {
   void Register(FlagSet* flags);
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() const;
   // A channel to `target`; `extra` may add channel arguments.
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(
-      const std::string& target, grpc::ChannelArguments extra = {}) const;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(const std::string& target,
+                                                         grpc::ChannelArguments extra = {}) const;
   void Decorate(grpc::ClientContext* context) const;
 };
 

@@ -41,8 +41,7 @@ absl::StatusOr<std::vector<std::string>> TokenAuthenticator::Read(const std::str
   return tokens;
 }
 
-absl::StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::FromFile(
-    std::string path) {
+absl::StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::FromFile(std::string path) {
   std::unique_ptr<TokenAuthenticator> auth(new TokenAuthenticator(std::move(path)));
   if (absl::Status s = auth->Reload(); !s.ok()) return s;
   return auth;
