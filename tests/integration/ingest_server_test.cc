@@ -443,6 +443,49 @@ TEST_F(IngestServerTest, ReadinessFollowsKafkaReachability) {
   EXPECT_EQ(MetricValue("feed_ingest_ready", {}), 1);
 }
 
+// Server reflection lists the service, so tools like grpcurl work without
+// the proto. The request is encoded by hand: the reflection proto is not
+// part of this build. ServerReflectionRequest{list_services = ""} is field 7.
+TEST_F(IngestServerTest, ReflectionListsTheService) {
+  StartServer();
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto call = generic.PrepareCall(
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto step = [&](int id) {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(tag, reinterpret_cast<void*>(static_cast<intptr_t>(id)));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  const std::string request("\x3a\x00", 2);
+  grpc::Slice slice(request.data(), request.size());
+  grpc::ByteBuffer out(&slice, 1);
+  call->Write(out, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(step(2));
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(in.Dump(&slices).ok());
+  std::string reply;
+  for (const auto& sl : slices) reply.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_NE(reply.find("feed.interactions.v1.InteractionIngest"), std::string::npos);
+  EXPECT_NE(reply.find("grpc.health.v1.Health"), std::string::npos);
+  call->WritesDone(reinterpret_cast<void*>(4));
+  step(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  step(5);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
 TEST(IngestServerTopicTest, MissingTopicFailsAtStartWithAClearError) {
   auto broker = *EmbeddedBroker::Start({});
   ServerOptions options;

@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // FEED_MSK_SIGV4_VECTORS in the environment wins over the build's default
-// (shared/testdata/aws-sigv4 beside the repository).
+// (tests/msk/testdata/aws-sigv4).
 std::string VectorsDir() {
   if (const char* dir = std::getenv("FEED_MSK_SIGV4_VECTORS"); dir != nullptr && *dir != '\0') {
     return dir;
@@ -153,7 +153,7 @@ INSTANTIATE_TEST_SUITE_P(AwsCAuthSuite, SigV4VectorTest, ::testing::ValuesIn(Vec
 TEST(SigV4VectorsTest, AreThere) {
   ASSERT_TRUE(fs::is_directory(VectorsDir()))
       << "the AWS SigV4 test vectors are missing: expected " << VectorsDir()
-      << " (shared/testdata/aws-sigv4 beside the repository; set FEED_MSK_SIGV4_VECTORS to "
+      << " (tests/msk/testdata/aws-sigv4; set FEED_MSK_SIGV4_VECTORS to "
          "point elsewhere)";
   EXPECT_GE(VectorNames().size(), 38u) << VectorsDir();
 }
