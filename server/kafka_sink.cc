@@ -83,29 +83,69 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
   rd_kafka_conf_set_log_cb(conf.get(), &KafkaSink::OnLog);
   rd_kafka_conf_set_stats_cb(conf.get(), &KafkaSink::OnStats);
 
+  // Kept to build the producer again after a fatal error.
+  sink->conf_ = rd_kafka_conf_dup(conf.get());
+  if (absl::Status s = sink->NewProducer(); !s.ok()) return s;
+  metrics->ring_capacity().Set(static_cast<double>(sink->ring_.capacity()));
+  return sink;
+}
+
+absl::Status KafkaSink::NewProducer() {
   char err[512];
-  // On success rd_kafka_new() owns the configuration.
-  sink->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof(err));
-  if (sink->rk_ == nullptr) {
+  // On success rd_kafka_new() owns the configuration it is given: a copy.
+  rd_kafka_conf_t* conf = rd_kafka_conf_dup(conf_);
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(absl::StrCat("Kafka producer: ", err));
   }
-  conf.release();
-  if (sink->options_.msk_tokens) {
-    if (rd_kafka_error_t* e = rd_kafka_sasl_background_callbacks_enable(sink->rk_)) {
+  if (options_.msk_tokens) {
+    if (rd_kafka_error_t* e = rd_kafka_sasl_background_callbacks_enable(rk_)) {
       absl::Status s =
           absl::InternalError(absl::StrCat("MSK IAM token refresh: ", rd_kafka_error_string(e)));
       rd_kafka_error_destroy(e);
       return s;
     }
   }
-  metrics->ring_capacity().Set(static_cast<double>(sink->ring_.capacity()));
-  return sink;
+  return absl::OkStatus();
+}
+
+void KafkaSink::Rebuild() {
+  // Every record the old producer holds is failed (and its caller told to
+  // retry) before the producer goes: none may be answered as accepted.
+  if (blocked_ != nullptr) {
+    FailRemaining(blocked_, RD_KAFKA_RESP_ERR__FATAL);
+    blocked_ = nullptr;
+  }
+  rd_kafka_purge(
+      rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+  const absl::Time deadline = absl::Now() + kPurgeGrace;
+  while (rd_kafka_outq_len(rk_) > 0 && absl::Now() < deadline) {
+    ReadClocks();
+    rd_kafka_poll(rk_, 10);
+  }
+  const int lost_track = rd_kafka_outq_len(rk_);
+  rd_kafka_topic_destroy(rkt_);
+  rd_kafka_destroy(rk_);
+  rkt_ = nullptr;
+  if (absl::Status s = NewProducer(); !s.ok()) {
+    // The same configuration built the first producer; this cannot fail
+    // short of memory exhaustion.
+    Log(LogLevel::kError, "Kafka producer could not be rebuilt", {{"error", s.ToString()}});
+    std::abort();
+  }
+  rkt_ = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
+  fatal_ = false;
+  metrics_->producer_rebuilds().Increment();
+  Log(LogLevel::kWarning, "Kafka producer rebuilt after a fatal error",
+      {{"unsettled_records", absl::StrCat(lost_track)}});
 }
 
 KafkaSink::~KafkaSink() {
   if (thread_.joinable()) Shutdown(absl::Now(), absl::Now() + kPurgeGrace);
   if (rkt_ != nullptr) rd_kafka_topic_destroy(rkt_);
   if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  if (conf_ != nullptr) rd_kafka_conf_destroy(conf_);
 }
 
 absl::Status KafkaSink::EnsureTopic(absl::Duration timeout, const TopicSpec* create) {
@@ -309,8 +349,11 @@ void KafkaSink::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaqu
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
     const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
-    Log(LogLevel::kError, "Kafka producer fatal error",
+    Log(LogLevel::kError, "Kafka producer fatal error; it will be rebuilt",
         {{"error", rd_kafka_err2name(orig)}, {"reason", buf}});
+    auto* self = static_cast<KafkaSink*>(opaque);
+    self->fatal_ = true;
+    self->SetReachable(false, "the producer hit a fatal error");
     return;
   }
   Log(LogLevel::kWarning, "Kafka error", {{"error", rd_kafka_err2name(code)}, {"reason", reason}});
@@ -360,11 +403,11 @@ void KafkaSink::OnTokenRefresh(rd_kafka_t* rk, const char* /*config*/, void* opa
   rd_kafka_oauthbearer_set_token_failure(rk, why.c_str());
 }
 
-void KafkaSink::SetReachable(bool reachable) {
+void KafkaSink::SetReachable(bool reachable, const char* why) {
   if (reachable == reachable_) return;
   reachable_ = reachable;
   Log(reachable ? LogLevel::kInfo : LogLevel::kError,
-      reachable ? "Kafka reachable again" : "Kafka unreachable: no broker is up",
+      reachable ? "Kafka reachable again" : absl::StrCat("Kafka unusable: ", why),
       {{"brokers", options_.brokers}});
   if (options_.on_reachability) options_.on_reachability(reachable);
 }
@@ -414,6 +457,7 @@ void KafkaSink::Run() {
     // produce, or when librdkafka's queue is full and must drain first.
     ReadClocks();
     rd_kafka_poll(rk_, (produced == 0 || blocked_ != nullptr) ? 1 : 0);
+    if (fatal_) Rebuild();
     if (MonotonicNanos() - last_publish_ns_ >= kPublishEveryNs) PublishMetrics();
 
     if (stop_.load(std::memory_order_acquire)) {

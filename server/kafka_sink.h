@@ -99,6 +99,7 @@ class KafkaSink {
   void Shutdown(absl::Time flush_deadline, absl::Time hard_deadline);
 
   size_t ring_capacity() const { return ring_.capacity(); }
+  // The current producer; a fatal error replaces it. For tests.
   rd_kafka_t* handle() const { return rk_; }
 
  private:
@@ -112,6 +113,11 @@ class KafkaSink {
   void PublishMetrics();
   void ReadClocks();
   void Drain(absl::Time flush_deadline, absl::Time hard_deadline);
+  // Makes rk_ from conf_.
+  absl::Status NewProducer();
+  // After a fatal (idempotence) error: fails what the producer holds and
+  // replaces it. Producer thread only.
+  void Rebuild();
 
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
@@ -119,11 +125,13 @@ class KafkaSink {
   static int OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
   // librdkafka's background thread.
   static void OnTokenRefresh(rd_kafka_t* rk, const char* config, void* opaque);
-  void SetReachable(bool reachable);
+  // `why` is logged when Kafka becomes unreachable.
+  void SetReachable(bool reachable, const char* why = "no broker is up");
   void LogFailures();
 
   const KafkaSinkOptions options_;
   IngestMetrics* const metrics_;
+  rd_kafka_conf_t* conf_ = nullptr;  // The producer's configuration, for rebuilds.
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
   RecordRing<IngestBatch*> ring_;
@@ -150,6 +158,7 @@ class KafkaSink {
   int64_t last_publish_ns_ = 0;
   KafkaStats stats_;
   bool reachable_ = true;  // EnsureTopic() has just talked to Kafka.
+  bool fatal_ = false;     // The producer hit a fatal error: rebuild it.
   // Delivery failures since the last log line about them (rate-limited).
   uint64_t unlogged_failures_ = 0;
   int32_t last_failure_ = 0;

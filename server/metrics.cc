@@ -134,7 +134,12 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                                       .Name("feed_ingest_msk_token_refresh_failures_total")
                                       .Help("MSK IAM token refreshes that failed")
                                       .Register(registry)
-                                      .Add({})) {
+                                      .Add({})),
+      producer_rebuilds_(BuildCounter()
+                             .Name("feed_ingest_kafka_producer_rebuilds_total")
+                             .Help("Kafka producers replaced after a fatal error")
+                             .Register(registry)
+                             .Add({})) {
   auto& received = BuildCounter()
                        .Name("feed_ingest_interactions_received_total")
                        .Help("Items received, by gRPC method")

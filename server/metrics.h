@@ -81,6 +81,7 @@ class IngestMetrics {
   prometheus::Histogram& RequestDuration(Method m, int code);
   prometheus::Gauge& ready() { return ready_; }
   prometheus::Gauge& msk_token_expiry() { return msk_token_expiry_; }
+  prometheus::Counter& producer_rebuilds() { return producer_rebuilds_; }
   prometheus::Counter& msk_token_refresh_failures() { return msk_token_refresh_failures_; }
   prometheus::Registry& registry() { return registry_; }
 
@@ -109,6 +110,7 @@ class IngestMetrics {
   prometheus::Gauge& ready_;
   prometheus::Gauge& msk_token_expiry_;
   prometheus::Counter& msk_token_refresh_failures_;
+  prometheus::Counter& producer_rebuilds_;
   // Null for codes whose series is made on first use.
   std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_{};
 };

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "msk/msk_token.h"
 #include "prometheus/registry.h"
 #include "record_json.h"
+#include "support/kafka_reader.h"
 
 namespace feed_ingest {
 namespace {
@@ -120,6 +123,80 @@ TEST_F(KafkaSinkTest, ShutdownSettlesWhatKafkaNeverTook) {
     }
   }
   EXPECT_EQ(metrics_->delivered().Value(), 0);
+}
+
+// A fatal idempotent-producer error (what librdkafka raises when it can no
+// longer guarantee order and exactly-once) makes the sink fail what the old
+// producer held, build a new one, and carry on; nothing is reported as
+// delivered that is not in Kafka.
+TEST_F(KafkaSinkTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
+  std::atomic<int> unreachable{0}, reachable{0};
+  KafkaSinkOptions options;
+  options.brokers = broker_->bootstrap();
+  options.extra_config = {{"statistics.interval.ms", "1000"}};
+  options.on_reachability = [&](bool up) { ++(up ? reachable : unreachable); };
+  auto created = KafkaSink::Create(options, metrics_.get());
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto sink = *std::move(created);
+  ASSERT_TRUE(sink->EnsureTopic(absl::Seconds(10), nullptr).ok());
+  sink->Start();
+
+  std::vector<std::unique_ptr<IngestBatch>> batches;
+  for (int b = 0; b < 200; ++b) {
+    batches.push_back(MakeBatch(7, b, 5));
+    while (sink->TrySubmit(batches.back().get()) == SubmitResult::kFull) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    if (b == 100) {
+      ASSERT_EQ(
+          rd_kafka_test_fatal_error(sink->handle(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                    "injected by kafka_sink_test"),
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+  }
+  std::set<std::string> delivered;
+  int failed = 0;
+  for (auto& batch : batches) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!batch->IsSettled() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    ASSERT_TRUE(batch->IsSettled());
+    for (const auto& rec : batch->records) {
+      if (rec.error == 0) {
+        delivered.insert(batch->item(rec).event_id());
+      } else {
+        ++failed;
+      }
+    }
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((metrics_->producer_rebuilds().Value() < 1 || reachable.load() < 1) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(metrics_->producer_rebuilds().Value(), 1);
+  EXPECT_EQ(unreachable.load(), 1) << "readiness must drop on the fatal error";
+  EXPECT_EQ(reachable.load(), 1) << "and come back with the new producer";
+
+  // The new producer works.
+  auto after = MakeBatch(8, 0, 3);
+  ASSERT_EQ(sink->TrySubmit(after.get()), SubmitResult::kQueued);
+  while (!after->IsSettled()) absl::SleepFor(absl::Milliseconds(1));
+  for (const auto& rec : after->records) {
+    EXPECT_EQ(rec.error, 0);
+    delivered.insert(after->item(rec).event_id());
+  }
+  sink->Shutdown(absl::Now() + absl::Seconds(5), absl::Now() + absl::Seconds(6));
+
+  const auto records =
+      testing::ReadTopic(broker_->bootstrap(), "feed.interactions.v1", delivered.size() + 2000);
+  std::set<std::string> in_kafka;
+  for (const auto& r : records) {
+    EXPECT_TRUE(in_kafka.insert(testing::Header(r, "event-id")).second) << "duplicate";
+  }
+  for (const auto& id : delivered)
+    EXPECT_TRUE(in_kafka.count(id)) << "reported, not in Kafka: " << id;
+  std::printf("fatal error: delivered=%zu failed=%d in_kafka=%zu\n", delivered.size(), failed,
+              in_kafka.size());
 }
 
 // Credentials that are never there.
