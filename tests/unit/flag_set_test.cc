@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/c_strings.h"
 
 namespace feed_ingest {
 namespace {
@@ -18,22 +19,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Owns the strings behind a char* array, null-terminated like argv and envp.
-class CStrings {
- public:
-  CStrings(std::initializer_list<std::string> items) : storage_(items) {
-    for (std::string& s : storage_) pointers_.push_back(s.data());
-    pointers_.push_back(nullptr);
-  }
-  CStrings(const CStrings&) = delete;
-  CStrings& operator=(const CStrings&) = delete;
-  int size() const { return static_cast<int>(storage_.size()); }
-  char** get() { return pointers_.data(); }
-
- private:
-  std::vector<std::string> storage_;  // pointers_ point into it: never copied or resized.
-  std::vector<char*> pointers_;
-};
+using testing::CStrings;
 
 void ExpectInvalidArgument(const absl::Status& status, const std::string& message) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/c_strings.h"
 
 namespace feed_ingest {
 namespace {
@@ -19,22 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 
-// Owns the strings behind a char* array, null-terminated like argv and envp.
-class CStrings {
- public:
-  CStrings(std::initializer_list<std::string> items) : storage_(items) {
-    for (std::string& s : storage_) pointers_.push_back(s.data());
-    pointers_.push_back(nullptr);
-  }
-  CStrings(const CStrings&) = delete;
-  CStrings& operator=(const CStrings&) = delete;
-  int size() const { return static_cast<int>(storage_.size()); }
-  char** get() { return pointers_.data(); }
-
- private:
-  std::vector<std::string> storage_;  // pointers_ point into it: never copied or resized.
-  std::vector<char*> pointers_;
-};
+using testing::CStrings;
 
 absl::StatusOr<ServerConfig> Parse(CStrings args, CStrings env = {}) {
   return ParseServerConfig(args.size(), args.get(), env.get());
