@@ -394,7 +394,7 @@ TEST_F(IngestServerTest, HealthServesThenShutdownAnswersCallsKafkaNeverTook) {
 TEST_F(IngestServerTest, KafkaRefusalIsRetryableAndNotAccepted) {
   StartServer();
   // The Produce API (key 0) answers with a permanent error.
-  rd_kafka_mock_push_request_errors(broker_->cluster(), 0, 20,
+  rd_kafka_mock_push_request_errors(broker_->cluster(), 0, 1,
                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   IngestRequest request;
   *request.add_interactions() = MakeInteraction("user-1", "video-1", "refused");

@@ -6,7 +6,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <regex>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "support/http_get.h"
 
 extern char** environ;
 
@@ -32,12 +39,21 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   reader_ = std::thread([this] {
     char buf[4096];
     ssize_t n;
-    const std::regex serving("grpc_listen=(\\S+)");
+    const std::regex serving("msg=\"?serving\"?.*grpc_listen=(\\S+).*metrics_listen=(\\S+)");
+    std::string line;
     while ((n = read(stderr_fd_, buf, sizeof(buf))) > 0) {
       absl::MutexLock lock(&mu_);
       log_.append(buf, static_cast<size_t>(n));
+      if (!grpc_target_.empty()) continue;
       std::smatch m;
-      if (grpc_target_.empty() && std::regex_search(log_, m, serving)) grpc_target_ = m[1];
+      if (std::regex_search(log_, m, serving)) {
+        const std::string metrics = m[2];
+        int port = 0;
+        if (metrics != "off" && absl::SimpleAtoi(metrics.substr(metrics.rfind(':') + 1), &port)) {
+          metrics_port_ = port;
+        }
+        grpc_target_ = m[1];
+      }
     }
   });
 }
@@ -52,14 +68,9 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::WaitServing(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !grpc_target_.empty(); };
-  while (!ready()) {
-    if (mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) break;
-    return false;
-  }
-  return true;
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
 }
 
 std::string ServerProcess::grpc_target() const {
@@ -67,24 +78,65 @@ std::string ServerProcess::grpc_target() const {
   return grpc_target_;
 }
 
+int ServerProcess::metrics_port() const {
+  absl::MutexLock lock(&mu_);
+  return metrics_port_;
+}
+
+double ServerProcess::PeakRssMiB() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!absl::StartsWith(line, "VmHWM:")) continue;
+    std::istringstream in(line.substr(6));
+    double kib = 0;
+    if (in >> kib) return kib / 1024.0;
+  }
+  return -1;
+}
+
+bool ServerProcess::Ready() const {
+  const int port = metrics_port();
+  return port != 0 && HttpGet(port, "/readyz").status == 200;
+}
+
+double ServerProcess::MetricSum(const std::string& name) const {
+  const int port = metrics_port();
+  if (port == 0) return -1;
+  const HttpReply reply = HttpGet(port, "/metrics");
+  if (reply.status != 200) return -1;
+  double sum = 0;
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(reply.body, '\n')) {
+    if (!absl::StartsWith(line, name)) continue;
+    const absl::string_view rest = line.substr(name.size());
+    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;
+    double v = 0;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) {
+      sum += v;
+      found = true;
+    }
+  }
+  return found ? sum : -1;
+}
+
 void ServerProcess::Signal(int signal) const {
-  if (pid_ > 0) kill(pid_, signal);
+  if (pid_ > 0 && !exited_) kill(pid_, signal);
 }
 
 int ServerProcess::Wait(absl::Duration timeout) {
-  if (exited_) return status_;
+  if (exited_ || pid_ <= 0) return status_;
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
+  while (true) {
     int status = 0;
-    const pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
       exited_ = true;
       status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return status_;
     }
+    if (absl::Now() >= deadline) return -1;
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return -1;
 }
 
 std::string ServerProcess::Log() const {

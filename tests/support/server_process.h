@@ -1,11 +1,14 @@
-// ServerProcess: the real feed-ingest binary as a child process, for tests
-// that need signals or a process boundary.
+// ServerProcess: the real feed-ingest binary ($FEED_INGEST_BIN) as a child
+// process, for tests that need signals or a process boundary: its stderr
+// log, the addresses from the `msg=serving` line, the pid (peak memory from
+// /proc), readiness and metrics over HTTP.
 //
-//   ServerProcess server({"--brokers=" + bootstrap, "--listen=127.0.0.1:0"});
-//   ASSERT_TRUE(server.WaitServing(absl::Seconds(30)));
-//   ... server.grpc_target() ...
-//   server.Signal(SIGTERM);
-//   EXPECT_EQ(server.Wait(absl::Seconds(30)), 0);
+//   ServerProcess service({"--brokers=" + bootstrap, "--listen=127.0.0.1:0",
+//                           "--metrics-listen=127.0.0.1:0"});
+//   ASSERT_TRUE(service.WaitServing(absl::Seconds(30))) << service.Log();
+//   ... service.grpc_target(), service.PeakRssMiB(), service.Ready() ...
+//
+// Thread-safe, except Wait(), which one thread calls.
 #ifndef FEED_INGEST_TESTS_SUPPORT_SERVER_PROCESS_H_
 #define FEED_INGEST_TESTS_SUPPORT_SERVER_PROCESS_H_
 
@@ -23,13 +26,25 @@ namespace feed_ingest::testing {
 
 class ServerProcess {
  public:
-  // Starts $FEED_INGEST_BIN with `args`; its stderr is collected.
   explicit ServerProcess(std::vector<std::string> args);
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+  // SIGKILLs it if it is still running.
   ~ServerProcess();
 
-  // Waits for the "serving" log line; false on timeout or exit.
+  // Waits for the `msg=serving` line; false on timeout or exit.
   bool WaitServing(absl::Duration timeout);
+  pid_t pid() const { return pid_; }
   std::string grpc_target() const;
+  // 0 when --metrics-listen is off.
+  int metrics_port() const;
+  // VmHWM of the process in MiB, or -1 once it has exited.
+  double PeakRssMiB() const;
+  // GET /readyz answers 200.
+  bool Ready() const;
+  // The sum of a metric's samples (all label sets) on /metrics, or -1 when
+  // /metrics cannot be read or has no such metric.
+  double MetricSum(const std::string& name) const;
   void Signal(int signal) const;
   // The exit status (or 128 + signal), or -1 on timeout.
   int Wait(absl::Duration timeout);
@@ -42,6 +57,7 @@ class ServerProcess {
   mutable absl::Mutex mu_;
   std::string log_ ABSL_GUARDED_BY(mu_);
   std::string grpc_target_ ABSL_GUARDED_BY(mu_);
+  int metrics_port_ ABSL_GUARDED_BY(mu_) = 0;
   bool exited_ = false;
   int status_ = -1;
 };

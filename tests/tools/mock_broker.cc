@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "embedded_broker.h"
@@ -62,8 +63,12 @@ int main(int argc, char** argv) {
     } else if (cmd == "rtt" && (in >> a >> b)) {
       err = rd_kafka_mock_broker_set_rtt(mc, static_cast<int32_t>(a), static_cast<int>(b));
     } else if (cmd == "errors" && (in >> a >> b >> c)) {
-      rd_kafka_mock_push_request_errors(mc, static_cast<int16_t>(a), static_cast<size_t>(b),
-                                        static_cast<rd_kafka_resp_err_t>(c));
+      // The variadic rd_kafka_mock_push_request_errors() reads `count` codes;
+      // the array form takes the same code `count` times.
+      const std::vector<rd_kafka_resp_err_t> codes(static_cast<size_t>(b),
+                                                   static_cast<rd_kafka_resp_err_t>(c));
+      rd_kafka_mock_push_request_errors_array(mc, static_cast<int16_t>(a), codes.size(),
+                                              codes.data());
     } else if (cmd == "leader" && (in >> a >> b)) {
       err = rd_kafka_mock_partition_set_leader(mc, options.topic.c_str(), static_cast<int32_t>(a),
                                                static_cast<int32_t>(b));
