@@ -16,11 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "fault/fault_load.h"
 #include "fault/mock_broker_process.h"
-#include "support/server_process.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "support/kafka_reader.h"
+#include "support/server_process.h"
 
 namespace feed_ingest::testing {
 namespace {

@@ -57,8 +57,8 @@ std::string BotocoreToken(const AwsCredentials& credentials, const std::string& 
                           const std::string& host) {
   const char* python = std::getenv("FEED_MSK_PYTHON");
   std::string command = absl::StrCat(
-      python != nullptr ? python : "python3", " '", FEED_MSK_BOTOCORE_SCRIPT, "' --region '",
-      region, "' --host '", host, "' --access-key-id '", credentials.access_key_id,
+      python != nullptr ? python : "/usr/bin/python3", " '", FEED_MSK_BOTOCORE_SCRIPT,
+      "' --region '", region, "' --host '", host, "' --access-key-id '", credentials.access_key_id,
       "' --secret-access-key '", credentials.secret_access_key, "' --time 2015-08-30T12:36:00Z",
       " --user-agent '", DefaultMskUserAgent(), "'");
   if (!credentials.session_token.empty()) {
