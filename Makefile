@@ -24,7 +24,9 @@ tests/interop/node_modules/.package-lock.json: tests/interop/package-lock.json
 run: build
 	@deploy/local/run.sh
 
+# Fuzzing first, so ctest's summary closes the output.
 test: build tests/interop/node_modules/.package-lock.json
+	$(MAKE) fuzz FUZZ_SECONDS=60
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
 fmt:
@@ -51,3 +53,14 @@ up:
 
 down:
 	$(COMPOSE) down
+
+# libFuzzer targets under AddressSanitizer and UBSan, built with clang in a
+# build of their own. `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFEED_INGEST_FUZZ=ON
+	ninja -C $(FUZZ_DIR) -j$(JOBS) request_fuzzer record_fuzzer
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)

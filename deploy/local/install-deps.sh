@@ -11,6 +11,7 @@ packages=(
   prometheus python3 python3-prometheus-client python3-yaml
   libcurl4-openssl-dev libssl-dev openssl python3-botocore
   docker-compose golang-go golang-github-hashicorp-hcl-v2-dev
+  clang libclang-rt-14-dev
   curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
