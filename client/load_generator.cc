@@ -225,6 +225,18 @@ class Worker {
     s->rpc->Write(request, &s->write);
   }
 
+  void ReadNext(StreamOp* s) {
+    ++s->pending;
+    s->rpc->Read(&s->response, &s->read);
+  }
+
+  // The server ended the stream (or it never started): collect its status.
+  void Close(StreamOp* s) {
+    s->closing = true;
+    ++s->pending;
+    s->rpc->Finish(&s->status, &s->finish);
+  }
+
   void RunStreams() {
     const int window = shared_->options.stream_window;
     const uint64_t batch = static_cast<uint64_t>(shared_->options.batch);
@@ -265,15 +277,8 @@ class Worker {
       --s->pending;
       switch (t->kind) {
         case kStreamStart:
-          if (ok) {
-            s->ready = true;
-            ++s->pending;
-            s->rpc->Read(&s->response, &s->read);
-          } else {
-            s->closing = true;
-            ++s->pending;
-            s->rpc->Finish(&s->status, &s->finish);
-          }
+          s->ready = ok;
+          ok ? ReadNext(s) : Close(s);
           break;
         case kStreamWrite:
           s->writing = false;
@@ -286,12 +291,9 @@ class Worker {
               s->due_by_sequence.erase(it);
             }
             shared_->Answered(s->response);
-            ++s->pending;
-            s->rpc->Read(&s->response, &s->read);
+            ReadNext(s);
           } else {
-            s->closing = true;
-            ++s->pending;
-            s->rpc->Finish(&s->status, &s->finish);
+            Close(s);
           }
           break;
         case kStreamWritesDone:

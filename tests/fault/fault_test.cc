@@ -49,6 +49,24 @@ LoadOptions Options(const std::string& id_prefix, absl::Duration deadline, int t
 
 class FaultTest : public ::testing::Test {
  protected:
+  // SIGTERM with `load` running: the service exits 0 within its 10 s
+  // shutdown timeout, and every call has ended UNAVAILABLE or answered
+  // (CANCELLED: 1-2 calls per run race the server's exit).
+  LoadTotals SigtermUnderLoad(FaultLoad* load, int* exit_code, double* exit_s) {
+    const absl::Time signalled = absl::Now();
+    service_->Signal(SIGTERM);
+    *exit_code = service_->Wait(absl::Seconds(15));
+    *exit_s = absl::ToDoubleSeconds(absl::Now() - signalled);
+    EXPECT_EQ(*exit_code, 0) << service_->Log();
+    EXPECT_LE(*exit_s, 10.5);
+    load->Stop();
+    EXPECT_EQ(load->InFlight(), 0u);
+    LoadTotals totals = load->Totals();
+    EXPECT_EQ(totals.CallsNotIn({grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::CANCELLED}), 0u)
+        << totals.last_error;
+    return totals;
+  }
+
   void SetUp() override { ASSERT_TRUE(broker_.Start().ok()); }
 
   // Starts the service against this scenario's broker; the channel follows.
@@ -419,18 +437,9 @@ TEST_F(FaultTest, Scenario9SigtermUnderLoad) {
   load.Start();
   absl::SleepFor(absl::Seconds(1));
   const double rss = service_->PeakRssMiB();
-  const absl::Time signalled = absl::Now();
-  service_->Signal(SIGTERM);
-  const int exit_code = service_->Wait(absl::Seconds(15));
-  const double exit_s = absl::ToDoubleSeconds(absl::Now() - signalled);
-  EXPECT_EQ(exit_code, 0) << service_->Log();
-  EXPECT_LE(exit_s, 10.5);
-  load.Stop();
-  EXPECT_EQ(load.InFlight(), 0u);
-  LoadTotals totals = load.Totals();
-  // CANCELLED: 1-2 calls per run that race the server's exit.
-  EXPECT_EQ(totals.CallsNotIn({grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::CANCELLED}), 0u)
-      << totals.last_error;
+  int exit_code = -1;
+  double exit_s = 0;
+  LoadTotals totals = SigtermUnderLoad(&load, &exit_code, &exit_s);
   EXPECT_NE(service_->Log().find("all_calls_answered=true"), std::string::npos) << service_->Log();
   AllBrokers("rtt", "0");
   const absl::Time restart = absl::Now();
@@ -451,18 +460,9 @@ TEST_F(FaultTest, Scenario9SigtermWhileKafkaDown) {
   AllBrokers("down");
   absl::SleepFor(absl::Seconds(2));
   const double rss = service_->PeakRssMiB();
-  const absl::Time signalled = absl::Now();
-  service_->Signal(SIGTERM);
-  const int exit_code = service_->Wait(absl::Seconds(15));
-  const double exit_s = absl::ToDoubleSeconds(absl::Now() - signalled);
-  EXPECT_EQ(exit_code, 0) << service_->Log();
-  EXPECT_LE(exit_s, 10.5);
-  load.Stop();
-  EXPECT_EQ(load.InFlight(), 0u);
-  LoadTotals totals = load.Totals();
-  // CANCELLED: 1-2 calls per run that race the server's exit.
-  EXPECT_EQ(totals.CallsNotIn({grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::CANCELLED}), 0u)
-      << totals.last_error;
+  int exit_code = -1;
+  double exit_s = 0;
+  LoadTotals totals = SigtermUnderLoad(&load, &exit_code, &exit_s);
   EXPECT_GT(totals.retryable + totals.status[grpc::StatusCode::UNAVAILABLE], 0u);
   AllBrokers("up");
   const absl::Time restart = absl::Now();
