@@ -61,6 +61,9 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
       {"message.timeout.ms", "60000"},
       // Broker state, RTT and request errors for metrics and readiness.
       {"statistics.interval.ms", "2000"},
+      // After an outage, retry brokers at least every 2 s (librdkafka's
+      // default backs off to 10 s), so service resumes soon after Kafka does.
+      {"reconnect.backoff.max.ms", "2000"},
   };
   for (const auto& [key, value] : defaults) {
     if (auto s = SetConf(conf.get(), key, value); !s.ok()) return s;
