@@ -72,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!j.is_object() || j.size() != 5) std::abort();
   if (j["userId"] != item.user_id() || j["videoId"] != item.video_id() ||
-      j["interactionType"] != item.interaction_type() ||
-      !j["watchTime"].is_number_integer() || j["watchTime"] != item.watch_time_ms()) {
+      j["interactionType"] != item.interaction_type() || !j["watchTime"].is_number_integer() ||
+      j["watchTime"] != item.watch_time_ms()) {
     std::abort();
   }
   std::string ts;
