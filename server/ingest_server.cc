@@ -248,6 +248,8 @@ void IngestServer::Shutdown() {
   const absl::Time deadline = start + options_.shutdown_timeout;
   // Time kept back to answer calls whose records Kafka did not take in time.
   const absl::Duration grace = std::min(absl::Seconds(2), options_.shutdown_timeout / 4);
+  // True when every call was answered before the producer had to stop.
+  bool drained_early = false;
   if (server_ != nullptr) {
     Log(LogLevel::kInfo, "shutting down",
         {{"calls_in_flight", absl::StrCat(service_->inflight_calls())},
@@ -255,7 +257,7 @@ void IngestServer::Shutdown() {
     shutting_down_.store(true, std::memory_order_relaxed);
     UpdateReadiness();
     service_->BeginDrain();
-    service_->WaitIdle(deadline - grace);
+    drained_early = service_->WaitIdle(deadline - grace);
   }
   if (sink_ != nullptr) sink_->Shutdown(deadline - grace, deadline - grace / 2);
   if (server_ != nullptr) {
@@ -264,7 +266,8 @@ void IngestServer::Shutdown() {
     service_->Stop();
     Log(LogLevel::kInfo, "stopped",
         {{"took", absl::FormatDuration(absl::Now() - start)},
-         {"all_calls_answered", idle ? "true" : "false"}});
+         {"all_calls_answered", idle ? "true" : "false"},
+         {"answered_before_flush_deadline", drained_early ? "true" : "false"}});
   }
   service_.reset();
   server_.reset();

@@ -53,6 +53,8 @@ class UnaryCall {
     svc_->CallStarted(Method::kIngest);
     const IngestPipeline& pipeline = *svc_->pipeline_;
     if (svc_->draining()) {
+      refused_ = true;
+      svc_->CallRefused();
       FinishWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
       return;
     }
@@ -115,7 +117,7 @@ class UnaryCall {
   }
 
   void OnFinish(bool /*ok*/) {
-    svc_->CallEnded(Method::kIngest, start_ns_, code_);
+    svc_->CallEnded(Method::kIngest, start_ns_, code_, /*awaited=*/!refused_);
     delete this;
   }
 
@@ -126,6 +128,7 @@ class UnaryCall {
   grpc::ServerAsyncResponseWriter<IngestResponse> responder_;
   int64_t start_ns_ = 0;
   grpc::StatusCode code_ = grpc::StatusCode::OK;
+  bool refused_ = false;  // Answered UNAVAILABLE while draining.
   MemberEvent<UnaryCall> on_request_;
   MemberEvent<UnaryCall> on_settled_;
   MemberEvent<UnaryCall> on_finish_;
@@ -184,6 +187,8 @@ class StreamCall {
       stop_reading_ = true;
       MaybeFinish();
     } else if (!svc_->RegisterStream(this)) {
+      refused_ = true;
+      svc_->CallRefused();
       final_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown);
       stop_reading_ = true;
       MaybeFinish();
@@ -350,7 +355,7 @@ class StreamCall {
   void OnFinish(bool /*ok*/) {
     --pending_;
     finished_ = true;
-    svc_->CallEnded(Method::kStream, start_ns_, final_status_.error_code());
+    svc_->CallEnded(Method::kStream, start_ns_, final_status_.error_code(), /*awaited=*/!refused_);
     MaybeDelete();
   }
 
@@ -383,6 +388,7 @@ class StreamCall {
   bool write_failed_ = false;
   bool finish_sent_ = false;
   bool finished_ = false;
+  bool refused_ = false;  // Answered UNAVAILABLE while draining.
   MemberEvent<StreamCall> on_request_;
   MemberEvent<StreamCall> on_read_;
   MemberEvent<StreamCall> on_write_;
@@ -421,14 +427,14 @@ void IngestService::Start() {
 }
 
 void IngestService::BeginDrain() {
-  draining_.store(true, std::memory_order_release);
+  draining_.store(true, std::memory_order_seq_cst);
   absl::MutexLock lock(&streams_mu_);
   streams_closed_ = true;
   for (internal::StreamCall* call : streams_) call->FireDrain();
 }
 
 bool IngestService::WaitIdle(absl::Time deadline) const {
-  while (inflight_.load(std::memory_order_acquire) != 0) {
+  while (inflight_.load(std::memory_order_seq_cst) != 0) {
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -453,18 +459,23 @@ void IngestService::Stop() {
 }
 
 void IngestService::CallStarted(Method method) {
-  inflight_.fetch_add(1, std::memory_order_relaxed);
+  // Sequentially consistent with BeginDrain()'s store and WaitIdle()'s load:
+  // a call that WaitIdle() did not count sees draining() true.
+  inflight_.fetch_add(1, std::memory_order_seq_cst);
   metrics_->Inflight(method).Increment();
 }
 
-void IngestService::CallEnded(Method method, int64_t start_ns, grpc::StatusCode code) {
+void IngestService::CallRefused() { inflight_.fetch_sub(1, std::memory_order_seq_cst); }
+
+void IngestService::CallEnded(Method method, int64_t start_ns, grpc::StatusCode code,
+                              bool awaited) {
   const int c = static_cast<int>(code);
   if (c >= 0 && c < static_cast<int>(IngestMetrics::kGrpcCodes)) {
     metrics_->RequestDuration(method, c).Observe(static_cast<double>(MonotonicNanos() - start_ns) *
                                                  1e-9);
   }
   metrics_->Inflight(method).Decrement();
-  inflight_.fetch_sub(1, std::memory_order_release);
+  if (awaited) inflight_.fetch_sub(1, std::memory_order_release);
 }
 
 bool IngestService::Authenticated(const grpc::ServerContext& ctx) const {

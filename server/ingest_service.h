@@ -66,7 +66,8 @@ class IngestService {
   void RegisterWith(grpc::ServerBuilder* builder);
   void Start();
   void BeginDrain();
-  // True when no call is in flight, false if `deadline` came first.
+  // True when no call holding work is in flight (calls refused because of the
+  // drain are not waited for), false if `deadline` came first.
   bool WaitIdle(absl::Time deadline) const;
   void Stop();
 
@@ -76,11 +77,16 @@ class IngestService {
   friend class internal::UnaryCall;
   friend class internal::StreamCall;
 
-  bool draining() const { return draining_.load(std::memory_order_acquire); }
+  bool draining() const { return draining_.load(std::memory_order_seq_cst); }
   bool Authenticated(const grpc::ServerContext& ctx) const;
   void CallStarted(Method method);
-  // `start_ns` is MonotonicNanos() when the call arrived.
-  void CallEnded(Method method, int64_t start_ns, grpc::StatusCode code);
+  // The call saw draining() and will only be answered UNAVAILABLE: WaitIdle()
+  // need not wait for it (callers retrying during the drain would otherwise
+  // keep the count above zero until the deadline).
+  void CallRefused();
+  // `start_ns` is MonotonicNanos() when the call arrived; `awaited` is false
+  // after CallRefused().
+  void CallEnded(Method method, int64_t start_ns, grpc::StatusCode code, bool awaited);
   // False when the service is draining (the stream must not start).
   bool RegisterStream(internal::StreamCall* call);
   void UnregisterStream(internal::StreamCall* call);
