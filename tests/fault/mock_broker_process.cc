@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 extern char** environ;
@@ -39,7 +40,8 @@ MockBrokerProcess::~MockBrokerProcess() {
 absl::Status MockBrokerProcess::Start(absl::Duration timeout) {
   const char* bin = std::getenv("FEED_INGEST_MOCK_BROKER_BIN");
   std::string path = bin != nullptr ? bin : "feed-ingest-mock-broker";
-  std::vector<char*> argv = {path.data(), nullptr};
+  std::string check = "--check-sequences";
+  std::vector<char*> argv = {path.data(), check.data(), nullptr};
   int in[2], out[2];
   if (pipe(in) != 0) return absl::InternalError("pipe");
   if (pipe(out) != 0) {
@@ -73,6 +75,21 @@ absl::Status MockBrokerProcess::Start(absl::Duration timeout) {
 }
 
 absl::Status MockBrokerProcess::Command(const std::string& line, absl::Duration timeout) {
+  std::string detail;
+  return Command(line, timeout, &detail);
+}
+
+int64_t MockBrokerProcess::Refused() {
+  std::string detail;
+  int64_t n = -1;
+  if (!Command("refused", absl::Seconds(10), &detail).ok() || !absl::SimpleAtoi(detail, &n)) {
+    return -1;
+  }
+  return n;
+}
+
+absl::Status MockBrokerProcess::Command(const std::string& line, absl::Duration timeout,
+                                        std::string* detail) {
   const std::string out = line + "\n";
   size_t done = 0;
   while (done < out.size()) {
@@ -84,6 +101,10 @@ absl::Status MockBrokerProcess::Command(const std::string& line, absl::Duration 
   std::string answer;
   if (absl::Status s = ReadLine(absl::Now() + timeout, &answer); !s.ok()) return s;
   if (answer == "ok") return absl::OkStatus();
+  if (absl::StartsWith(answer, "ok ")) {
+    *detail = answer.substr(3);
+    return absl::OkStatus();
+  }
   return absl::InternalError(absl::StrCat("mock broker, \"", line, "\": ", answer));
 }
 

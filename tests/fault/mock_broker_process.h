@@ -29,7 +29,8 @@ class MockBrokerProcess {
   // Closes its stdin (the broker exits on EOF), then kills what is left.
   ~MockBrokerProcess();
 
-  // Spawns the broker and waits for its `bootstrap=` line.
+  // Spawns the broker, with the sequence-checking proxy in front (see
+  // tests/tools/sequence_proxy.h), and waits for its `bootstrap=` line.
   [[nodiscard]] absl::Status Start(absl::Duration timeout = absl::Seconds(20));
   const std::string& bootstrap() const { return bootstrap_; }
 
@@ -37,8 +38,13 @@ class MockBrokerProcess {
   // with the broker's message on `error: ...`, DEADLINE_EXCEEDED on silence.
   [[nodiscard]] absl::Status Command(const std::string& line,
                                      absl::Duration timeout = absl::Seconds(10));
+  // Produce partitions the proxy refused as out of sequence, duplicated or
+  // from an old producer epoch, or -1 if the broker did not say.
+  int64_t Refused();
 
  private:
+  // Command() that also returns what followed `ok ` in the answer.
+  absl::Status Command(const std::string& line, absl::Duration timeout, std::string* detail);
   // One line of the broker's stdout, without the newline.
   absl::Status ReadLine(absl::Time deadline, std::string* line);
 

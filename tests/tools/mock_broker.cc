@@ -8,10 +8,19 @@
 //   errors APIKEY COUNT ERRCODE   (push COUNT errors for a request type;
 //                                  APIKEY 0 = Produce, ERRCODE numeric)
 //   leader PARTITION BROKER       topic-error ERRCODE
+//   refused                (answers `ok N`: Produce partitions the sequence
+//                           check refused, with --check-sequences)
+//   desync                 (with --check-sequences: the next idempotent
+//                           Produce is refused as out of sequence)
 // It exits on EOF, `quit`, SIGTERM or SIGINT.
+//
+// --check-sequences puts a SequenceProxy in front of the brokers (see
+// sequence_proxy.h): the bootstrap line then names the proxy, and idempotent
+// producers' sequence numbers are checked as a Kafka broker checks them.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "embedded_broker.h"
 #include "flag_set.h"
+#include "sequence_proxy.h"
 
 extern char** environ;
 
@@ -27,10 +37,13 @@ int main(int argc, char** argv) {
   using feed_ingest::EmbeddedBrokerOptions;
   EmbeddedBrokerOptions options;
   int64_t brokers = options.brokers, partitions = options.partitions;
+  bool check_sequences = false;
   feed_ingest::FlagSet flags("feed-ingest-mock-broker", "FEED_INGEST_MOCK_");
   flags.Int("brokers", &brokers, "brokers in the cluster", 1, 32);
   flags.String("topic", &options.topic, "topic to create");
   flags.Int("partitions", &partitions, "partitions of the topic", 1, 1000);
+  flags.Bool("check-sequences", &check_sequences,
+             "check idempotent producers' sequence numbers as Kafka does, through a proxy");
   std::vector<std::string> rest;
   if (auto s = flags.Parse(argc, argv, environ, &rest); !s.ok() || flags.help()) {
     std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
@@ -45,7 +58,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   rd_kafka_mock_cluster_t* mc = (*broker)->cluster();
-  std::printf("bootstrap=%s\n", (*broker)->bootstrap().c_str());
+  std::unique_ptr<feed_ingest::testing::SequenceProxy> proxy;
+  if (check_sequences) {
+    auto started = feed_ingest::testing::SequenceProxy::Start((*broker)->bootstrap());
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
+      return 1;
+    }
+    proxy = std::move(*started);
+  }
+  std::printf("bootstrap=%s\n", (proxy ? proxy->bootstrap() : (*broker)->bootstrap()).c_str());
   std::fflush(stdout);
 
   std::string line;
@@ -72,6 +94,18 @@ int main(int argc, char** argv) {
     } else if (cmd == "leader" && (in >> a >> b)) {
       err = rd_kafka_mock_partition_set_leader(mc, options.topic.c_str(), static_cast<int32_t>(a),
                                                static_cast<int32_t>(b));
+    } else if (cmd == "refused") {
+      std::printf("ok %lld\n", proxy ? static_cast<long long>(proxy->refused()) : 0LL);
+      std::fflush(stdout);
+      continue;
+    } else if (cmd == "desync") {
+      if (proxy) {
+        proxy->Desync();
+      } else {
+        std::printf("error: desync needs --check-sequences\n");
+        std::fflush(stdout);
+        continue;
+      }
     } else if (cmd == "topic-error" && (in >> a)) {
       rd_kafka_mock_topic_set_error(mc, options.topic.c_str(), static_cast<rd_kafka_resp_err_t>(a));
     } else {
