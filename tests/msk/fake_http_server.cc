@@ -91,7 +91,10 @@ FakeHttpServer::FakeHttpServer(Handler handler) : handler_(std::move(handler)) {
 }
 
 FakeHttpServer::~FakeHttpServer() {
-  stopping_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   acceptor_.join();
   std::vector<std::thread> connections;
   {
@@ -110,7 +113,11 @@ std::vector<FakeHttpRequest> FakeHttpServer::requests() const {
 }
 
 void FakeHttpServer::AcceptLoop() {
-  while (!stopping_.HasBeenNotified()) {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
     pollfd pfd{listen_fd_, POLLIN, 0};
     if (poll(&pfd, 1, 20) <= 0) continue;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -164,7 +171,8 @@ void FakeHttpServer::Serve(int fd) {
   }
   const FakeHttpResponse response = handler_(request);
   if (response.delay > absl::ZeroDuration()) {
-    stopping_.WaitForNotificationWithTimeout(response.delay);
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), response.delay);
   }
   SendAll(fd, absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
                            "\r\nContent-Length: ", response.body.size(),

@@ -14,7 +14,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "clock.h"
 
@@ -70,9 +69,9 @@ class FakeHttpServer {
   const Handler handler_;
   int listen_fd_ = -1;
   int port_ = 0;
-  absl::Notification stopping_;
   std::thread acceptor_;
   mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<FakeHttpRequest> requests_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> connections_ ABSL_GUARDED_BY(mu_);
 };
