@@ -35,6 +35,33 @@ fmt:
 clean:
 	rm -rf $(BUILD_DIR)
 
+# The unit and integration suites (and the server they start) built with
+# sanitizers, each in a build of its own: AddressSanitizer with
+# UndefinedBehaviorSanitizer, and ThreadSanitizer (see
+# tests/support/tsan_c11_threads.cc for librdkafka's threads). Any report
+# fails the test that caused it.
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+SANITIZER_LABELS = '^(unit|integration)$$'
+.PHONY: test-asan test-tsan
+test-asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFEED_INGEST_SANITIZE=address
+	ninja -C $(ASAN_DIR) -j$(JOBS) unit_integration_suites
+	cd $(ASAN_DIR) && \
+	  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -L $(SANITIZER_LABELS) --timeout 900
+
+test-tsan: deps
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFEED_INGEST_SANITIZE=thread
+	ninja -C $(TSAN_DIR) -j$(JOBS) unit_integration_suites
+	cd $(TSAN_DIR) && \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -L $(SANITIZER_LABELS) --timeout 900
+
 # Benchmarks (not part of `make test`, which runs each once at a tiny size).
 .PHONY: bench bench-micro
 bench: build
