@@ -64,6 +64,15 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
       // After an outage, retry brokers at least every 2 s (librdkafka's
       // default backs off to 10 s), so service resumes soon after Kafka does.
       {"reconnect.backoff.max.ms", "2000"},
+      // The producer's queue, bounded in messages and in bytes (librdkafka's
+      // byte bound is 1 GiB): at most ~64 MiB of records wait in it, and when
+      // it is full callers are told RESOURCE_EXHAUSTED or their stream waits.
+      {"queue.buffering.max.messages", "100000"},
+      {"queue.buffering.max.kbytes", "65536"},
+      // A broker that takes the TCP connection but never finishes the
+      // handshake is given up after 10 s (librdkafka: 30 s), well inside
+      // message.timeout.ms, so another broker can be tried.
+      {"socket.connection.setup.timeout.ms", "10000"},
   };
   for (const auto& [key, value] : defaults) {
     if (auto s = SetConf(conf.get(), key, value); !s.ok()) return s;
