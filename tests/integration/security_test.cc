@@ -105,6 +105,7 @@ class SecurityTest : public ::testing::Test {
   }
 
   Pki pki_;
+  grpc::Status unused_status_;
   std::unique_ptr<EmbeddedBroker> broker_;
   std::unique_ptr<IngestServer> server_;
   std::string target_;
@@ -285,6 +286,83 @@ TEST_F(SecurityTest, PingFloodIsCutOff) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_LT(absl::Now() - start, absl::Seconds(15)) << "the flood was not cut off";
   EXPECT_TRUE(Call(ChannelSecurity{}).ok()) << "other clients are still served";
+}
+
+// Thousands of idle streams on one connection: the server holds at most
+// --max-concurrent-streams of them (the rest wait on the client's side), and
+// a caller on another connection is served as usual.
+TEST_F(SecurityTest, ThousandsOfIdleStreamsAreCappedAndOthersServed) {
+  ServerOptions options;
+  Start(options);
+  const int cap = options.grpc.max_concurrent_streams;
+  grpc::ChannelArguments own;  // A connection of its own, not shared with Call()'s.
+  own.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = InteractionIngest::NewStub(*ChannelSecurity{}.Channel(target_, own));
+  constexpr int kStreams = 3000;
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientAsyncReaderWriter<IngestRequest, IngestResponse>>>
+      streams;
+  for (int i = 0; i < kStreams; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    streams.push_back(stub->PrepareAsyncStream(contexts.back().get(), &cq));
+    streams.back()->StartCall(nullptr);
+  }
+  // Wait until the server holds as many as it will.
+  int64_t held = 0;
+  for (int i = 0; i < 100 && held < cap; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    held = server_->inflight_calls();
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(server_->inflight_calls(), cap) << "idle streams held at once";
+  EXPECT_TRUE(Call(ChannelSecurity{}).ok()) << "a caller on another connection";
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& stream : streams) stream->Finish(&unused_status_, nullptr);
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+// --max-connection-idle: a connection with no call for that long is closed
+// by the server (the client's channel drops back to IDLE).
+TEST_F(SecurityTest, IdleConnectionsAreClosed) {
+  ServerOptions options;
+  options.grpc.max_connection_idle = absl::Seconds(1);
+  Start(options);
+  grpc::ChannelArguments own;
+  own.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = *ChannelSecurity{}.Channel(target_, own);
+  ASSERT_TRUE(channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10))));
+  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+  grpc_connectivity_state state = GRPC_CHANNEL_READY;
+  const absl::Time give_up = absl::Now() + absl::Seconds(15);
+  while (state == GRPC_CHANNEL_READY && absl::Now() < give_up) {
+    channel->WaitForStateChange(state, absl::ToChronoTime(give_up));
+    state = channel->GetState(false);
+  }
+  EXPECT_NE(state, GRPC_CHANNEL_READY) << "the idle connection was not closed";
+  EXPECT_TRUE(Call(ChannelSecurity{}).ok()) << "new calls connect again";
+}
+
+// --max-connection-age with its grace: even a stream that never ends is
+// closed (UNAVAILABLE, so the caller reconnects, possibly elsewhere).
+TEST_F(SecurityTest, ConnectionAgeEndsEvenEndlessStreams) {
+  ServerOptions options;
+  options.grpc.max_connection_age = absl::Seconds(1);
+  options.grpc.max_connection_age_grace = absl::Seconds(1);
+  Start(options);
+  auto stub = InteractionIngest::NewStub(*ChannelSecurity{}.Channel(target_));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto stream = stub->Stream(&ctx);
+  IngestResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << s.error_code() << " " << s.error_message();
 }
 
 TEST(SecurityProcessTest, SighupReloadsTokensWhichAreNeverLogged) {
