@@ -112,6 +112,24 @@ class FaultTest : public ::testing::Test {
     return -1;
   }
 
+  // Ends a scenario's fault: the load runs on for `settle` and stops, then
+  // the service must serve again (Recover). Returns the load's totals, the
+  // seconds to recover and the service's peak RSS in MiB.
+  struct Outcome {
+    LoadTotals totals;
+    double recovered_s;
+    double peak_rss_mib;
+  };
+  Outcome EndFault(FaultLoad* load, absl::Duration settle = absl::ZeroDuration()) {
+    const absl::Time fault_end = absl::Now();
+    absl::SleepFor(settle);
+    load->Stop();
+    Outcome out{load->Totals(), -1, -1};
+    out.recovered_s = Recover(fault_end, &out.totals);
+    out.peak_rss_mib = service_->PeakRssMiB();
+    return out;
+  }
+
   // Reads the topic back, asserts what every scenario asserts, prints the
   // result line.
   void Finish(const std::string& scenario, const LoadTotals& totals, double peak_rss_mib,
@@ -155,12 +173,7 @@ TEST_F(FaultTest, Scenario1AllBrokersDown20s) {
   AllBrokers("down");
   absl::SleepFor(absl::Seconds(20));
   AllBrokers("up");
-  const absl::Time fault_end = absl::Now();
-  absl::SleepFor(absl::Seconds(2));
-  load.Stop();
-  LoadTotals totals = load.Totals();
-  const double recovered = Recover(fault_end, &totals);
-  const double rss = service_->PeakRssMiB();
+  auto [totals, recovered, rss] = EndFault(&load, absl::Seconds(2));
   EXPECT_GT(totals.retryable, 0u) << "the outage was not seen";
   // A few calls (8 of ~500) outlive the 10 s deadline although
   // message.timeout.ms is 5 s: librdkafka scans for timed-out messages
@@ -180,12 +193,7 @@ TEST_F(FaultTest, Scenario2OneBrokerDown) {
   ASSERT_TRUE(broker_.Command("down 2").ok());
   absl::SleepFor(absl::Seconds(5));
   ASSERT_TRUE(broker_.Command("up 2").ok());
-  const absl::Time fault_end = absl::Now();
-  absl::SleepFor(absl::Seconds(2));
-  load.Stop();
-  LoadTotals totals = load.Totals();
-  const double recovered = Recover(fault_end, &totals);
-  const double rss = service_->PeakRssMiB();
+  auto [totals, recovered, rss] = EndFault(&load, absl::Seconds(2));
   // Calls whose partitions lost their leader may wait past their deadline:
   // allowed, as long as nothing acknowledged is lost.
   EXPECT_EQ(totals.CallsNotIn({grpc::StatusCode::DEADLINE_EXCEEDED}), 0u) << totals.last_error;
@@ -205,11 +213,7 @@ TEST_F(FaultTest, Scenario3LeaderMovesEvery250ms) {
     }
     absl::SleepFor(absl::Milliseconds(250));
   }
-  const absl::Time fault_end = absl::Now();
-  load.Stop();
-  LoadTotals totals = load.Totals();
-  const double recovered = Recover(fault_end, &totals);
-  const double rss = service_->PeakRssMiB();
+  auto [totals, recovered, rss] = EndFault(&load);
   EXPECT_EQ(totals.CallsNotIn({}), 0u) << totals.last_error;
   EXPECT_EQ(totals.retryable, 0u) << totals.last_rejection;
   Finish("3", totals, rss, recovered);
@@ -236,11 +240,7 @@ TEST_F(FaultTest, Scenario4InjectedRetriableProduceErrors) {
     absl::SleepFor(absl::Seconds(2));
   }
   absl::SleepFor(absl::Seconds(2));
-  const absl::Time fault_end = absl::Now();
-  load.Stop();
-  LoadTotals totals = load.Totals();
-  const double recovered = Recover(fault_end, &totals);
-  const double rss = service_->PeakRssMiB();
+  auto [totals, recovered, rss] = EndFault(&load);
   EXPECT_EQ(totals.CallsNotIn({}), 0u) << totals.last_error;
   const size_t rebuilds = CountOf(service_->Log(), "Kafka producer rebuilt after a fatal error");
   std::printf("scenario=4-detail producer_rebuilds=%zu\n", rebuilds);
@@ -372,12 +372,7 @@ TEST_F(FaultTest, Scenario7FatalProducerError) {
       rebuilds = service_->MetricSum(kRebuilds);
     }
   }
-  const absl::Time fault_end = absl::Now();
-  absl::SleepFor(absl::Seconds(1));
-  load.Stop();
-  LoadTotals totals = load.Totals();
-  const double recovered = Recover(fault_end, &totals);
-  const double rss = service_->PeakRssMiB();
+  auto [totals, recovered, rss] = EndFault(&load, absl::Seconds(1));
   const std::string log = service_->Log();
   EXPECT_GE(rebuilds, 1) << log;
   EXPECT_NE(log.find("Kafka unusable: the producer hit a fatal error"), std::string::npos);
