@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "flag_set.h"
+#include "common/flag_set.h"
 #include "grpcpp/grpcpp.h"
 
 namespace feed_ingest {

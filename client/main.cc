@@ -17,12 +17,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "channel_security.h"
+#include "common/flag_set.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
-#include "flag_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "interactions_source.h"
 #include "load_generator.h"
+#include "msk/aws_region.h"
 #include "msk/credentials_chain.h"
 #include "msk/msk_token.h"
 #include "topic_tail.h"
@@ -198,13 +199,12 @@ int Send(int argc, char** argv) {
 
 int Tail(int argc, char** argv) {
   TailOptions options;
-  int64_t max_records = 0;
   bool from_end = false;
   std::vector<std::string> kafka_config;
   FlagSet flags("feed-ingest-client tail", "FEED_INGEST_CLIENT_");
   flags.String("brokers", &options.brokers, "Kafka bootstrap servers");
   flags.String("topic", &options.topic, "topic to read");
-  flags.Int("max-records", &max_records, "stop after this many records (0: no limit)", 0,
+  flags.Int("max-records", &options.max_records, "stop after this many records (0: no limit)", 0,
             INT64_MAX);
   flags.Duration("idle-timeout", &options.idle_timeout, "stop after this long with no record");
   flags.Bool("from-end", &from_end, "only records written from now on");
@@ -221,7 +221,6 @@ int Tail(int argc, char** argv) {
     if (auto s = SplitKeyValue(kv, &k, &v); !s.ok()) return Fail(s);
     options.kafka_config.emplace_back(k, v);
   }
-  options.max_records = static_cast<uint64_t>(max_records);
   options.from_beginning = !from_end;
   absl::Status s = TailTopic(options, [](const TailedRecord& r) {
     std::printf("%s\n", FormatTailedRecord(r).c_str());
@@ -233,23 +232,20 @@ int Tail(int argc, char** argv) {
 
 int Load(int argc, char** argv) {
   LoadOptions o;
-  int64_t concurrency = o.concurrency, window = o.stream_window, batch = o.batch;
-  int64_t count = 0, users = static_cast<int64_t>(o.users), threads = o.threads,
-          channels = o.channels;
   std::string rate = "0";
   bool json = false, quiet = false;
   FlagSet flags("feed-ingest-client load", "FEED_INGEST_CLIENT_");
   flags.String("target", &o.target, "feed-ingest gRPC address");
   flags.Bool("stream", &o.stream, "use Stream calls instead of unary Ingest calls");
-  flags.Int("concurrency", &concurrency, "unary calls in flight, or open streams", 1, 100000);
-  flags.Int("stream-window", &window, "requests in flight per stream", 1, 100000);
-  flags.Int("batch", &batch, "interactions per request", 1, 100000);
+  flags.Int("concurrency", &o.concurrency, "unary calls in flight, or open streams", 1, 100000);
+  flags.Int("stream-window", &o.stream_window, "requests in flight per stream", 1, 100000);
+  flags.Int("batch", &o.batch, "interactions per request", 1, 100000);
   flags.String("rate", &rate, "events per second, open loop; 0 = as fast as acks allow");
   flags.Duration("duration", &o.duration, "how long to send");
-  flags.Int("count", &count, "stop after this many events (0: duration only)", 0, INT64_MAX);
-  flags.Int("users", &users, "distinct synthetic users", 1, INT64_MAX);
-  flags.Int("threads", &threads, "client threads", 1, 256);
-  flags.Int("channels", &channels, "HTTP/2 connections", 1, 256);
+  flags.Int("count", &o.max_events, "stop after this many events (0: duration only)", 0, INT64_MAX);
+  flags.Int("users", &o.users, "distinct synthetic users", 1, INT64_MAX);
+  flags.Int("threads", &o.threads, "client threads", 1, 256);
+  flags.Int("channels", &o.channels, "HTTP/2 connections", 1, 256);
   flags.Duration("deadline", &o.deadline, "deadline of each call");
   flags.Bool("json", &json, "print the final report as one JSON object");
   flags.Bool("quiet", &quiet, "no progress lines");
@@ -263,13 +259,6 @@ int Load(int argc, char** argv) {
   if (!absl::SimpleAtod(rate, &o.rate) || o.rate < 0) {
     return Fail(absl::InvalidArgumentError(absl::StrCat("--rate: \"", rate, "\" is not >= 0")));
   }
-  o.concurrency = static_cast<int>(concurrency);
-  o.stream_window = static_cast<int>(window);
-  o.batch = static_cast<int>(batch);
-  o.max_events = static_cast<uint64_t>(count);
-  o.users = static_cast<uint64_t>(users);
-  o.threads = static_cast<int>(threads);
-  o.channels = static_cast<int>(channels);
   LoadReport report = RunLoad(o, [quiet](const LoadProgress& p) {
     if (quiet) return;
     std::fprintf(stderr, "[%5.1fs] events/s=%.0f p50=%.2fms p99=%.2fms errors=%llu\n", p.elapsed_s,
@@ -342,10 +331,8 @@ int Health(int argc, char** argv) {
 }
 
 int MskToken(int argc, char** argv) {
-  std::string region, at;
-  const char* env_region = std::getenv("AWS_REGION");
-  if (env_region == nullptr) env_region = std::getenv("AWS_DEFAULT_REGION");
-  if (env_region != nullptr) region = env_region;
+  std::string region = msk::AwsRegionFromEnvironment(msk::ProcessEnvironment()).value_or("");
+  std::string at;
   FlagSet flags("feed-ingest-client msk-token", "FEED_INGEST_CLIENT_");
   flags.String("region", &region, "AWS region of the MSK cluster");
   flags.String("at", &at, "sign at this RFC 3339 time instead of now (for debugging)");

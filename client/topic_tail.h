@@ -14,12 +14,13 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/defaults.h"
 
 namespace feed_ingest {
 
 struct TailOptions {
   std::string brokers;
-  std::string topic = "feed.interactions.v1";
+  std::string topic = kDefaultTopic;
   bool from_beginning = true;
   // Stop after this long without a new record (and after `max_records`,
   // when above zero).

@@ -5,7 +5,7 @@
 // It keeps data in memory only, and only about the last 100k messages or
 // 5 MB per partition: never for production.
 //
-//   auto broker = EmbeddedBroker::Start({.topic = "feed.interactions.v1"});
+//   auto broker = EmbeddedBroker::Start({.topic = kDefaultTopic});
 //   producer_config["bootstrap.servers"] = (*broker)->bootstrap();
 //
 // Thread-safe: the mock cluster runs its own thread; the accessors are const.
@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/defaults.h"
 #include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafka_mock.h"
 
@@ -23,7 +24,7 @@ namespace feed_ingest {
 
 struct EmbeddedBrokerOptions {
   int brokers = 3;
-  std::string topic = "feed.interactions.v1";
+  std::string topic = kDefaultTopic;
   int partitions = 6;
   int replication_factor = 1;
 };

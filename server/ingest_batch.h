@@ -1,17 +1,24 @@
-// IngestBatch: one request's records on their way to Kafka, and the verdict
-// for each of its items.
+// IngestBatch: one request on its way to Kafka, and the verdict for each of
+// its items. The round trip it makes is drawn in docs/architecture.md.
 //
-// A gRPC worker fills a batch (IngestPipeline::Prepare), hands it through the
-// ring to the producer thread, and gets it back on its completion queue when
-// the last record's delivery report has arrived (`settled_event`). Between
-// those two moments the producer thread owns the records' results; after it,
-// the worker owns everything again.
+// A gRPC worker parses the request into the batch, the stages fill
+// `invalid` and `records`, and the submit stage hands the batch to a
+// DeliverySink (the Kafka producer thread). The sink settles every record
+// with a Delivery; the last Settle() calls the batch's SettleNotifier, which
+// brings the batch back to its call on the worker's completion queue.
 //
-// Thread rules: the owning worker writes everything before Submit. The
-// producer thread then writes only Record::error and `outstanding`. The worker
-// reads the results only after the settled event has fired, and
-// IsSettled()'s acquire load makes the producer's writes visible (the
-// completion queue orders them too, but that is invisible to ThreadSanitizer).
+//   IngestBatch batch(notifier);         // notifier: where "settled" goes
+//   ... stages fill batch.invalid and batch.records ...
+//   batch.Arm();                         // worker, just before the hand-off
+//   batch.Settle(&batch.records[0], Delivery::Written());   // producer thread
+//   if (batch.IsSettled()) ... read every record's Delivery ...  // worker
+//
+// Thread rules: the owning worker writes everything before Arm(). The
+// producer thread then writes only Record::delivery and the outstanding
+// count, and after the last Settle() touches nothing of the batch. The worker
+// reads the verdicts only after the notifier fired; IsSettled()'s acquire
+// load makes the producer's writes visible (the completion queue orders them
+// too, but that is invisible to ThreadSanitizer).
 #ifndef FEED_INGEST_SERVER_INGEST_BATCH_H_
 #define FEED_INGEST_SERVER_INGEST_BATCH_H_
 
@@ -21,77 +28,87 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "cq_event.h"
 #include "feed/interactions/v1/interactions.pb.h"
 #include "google/protobuf/arena.h"
-#include "grpcpp/alarm.h"
-#include "grpcpp/completion_queue.h"
-#include "metrics.h"
+#include "verdict.h"
 
 namespace feed_ingest {
+
+class IngestBatch;
+
+// How a batch tells its owner that its last record has settled: a function
+// and its three arguments, held by value in the batch. The settling thread
+// reads them, from the batch, before its last decrement; after it, the batch
+// may be freed at any moment, so all that runs is `post(target, queue, tag)`
+// — no virtual call, which would read the owner's vtable pointer while the
+// owner is being destroyed. The gRPC side (cq_event.h) posts an alarm:
+// target = the alarm, queue = the completion queue, tag = the event.
+struct SettleNotifier {
+  void (*post)(void* target, void* queue, void* tag) = nullptr;
+  void* target = nullptr;
+  void* queue = nullptr;
+  void* tag = nullptr;
+};
 
 class IngestBatch {
  public:
   // One Kafka record: a valid item of the request.
   struct Record {
+    Record(IngestBatch* batch, uint32_t index) : batch(batch), index(index) {}
+
     IngestBatch* batch;
-    uint32_t index;        // Position in request.interactions().
-    uint32_t value_begin;  // The JSON value is values[value_begin, value_end).
-    uint32_t value_end;
-    int32_t error = 0;  // rd_kafka_resp_err_t of the delivery report; 0 = in Kafka.
-    // Failed, but librdkafka cannot rule out that Kafka wrote it (timed out
-    // or purged while in flight).
-    bool possibly_written = false;
+    uint32_t index;            // Position in request.interactions().
+    uint32_t value_begin = 0;  // The JSON value is values[value_begin, value_end),
+    uint32_t value_end = 0;    // written by the encode stage.
+    Delivery delivery;         // kPending until the sink settles it.
   };
 
-  // An item that failed validation.
+  // An item that got its verdict before Kafka (a validation rule).
   struct Invalid {
     uint32_t index;
+    uint8_t label;  // A RejectLabel index.
     std::string message;
   };
 
-  // `cq` may be null (tests): then nothing is posted and IsSettled() tells.
-  IngestBatch(Method method, grpc::CompletionQueue* cq, CqEvent* settled_event)
-      : method_(method),
-        cq_(cq),
-        settled_event_(settled_event),
+  // With no notifier (tests) nothing is told, and IsSettled() says when the
+  // batch has settled.
+  explicit IngestBatch(SettleNotifier notifier = {})
+      : notifier_(notifier),
         arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
         request_(google::protobuf::Arena::CreateMessage<::feed::interactions::v1::IngestRequest>(
             &arena_)) {}
   IngestBatch(const IngestBatch&) = delete;
   IngestBatch& operator=(const IngestBatch&) = delete;
 
-  Method method() const { return method_; }
   const ::feed::interactions::v1::Interaction& item(const Record& r) const {
     return request_->interactions(static_cast<int>(r.index));
   }
   absl::string_view value(const Record& r) const {
     return absl::string_view(values).substr(r.value_begin, r.value_end - r.value_begin);
   }
+  // Items of the request that have a verdict or a record: false before the
+  // validate stage has run.
+  bool examined() const { return !records.empty() || !invalid.empty(); }
 
-  // Worker, before Submit: every record now awaits one delivery report.
+  // Worker, before the hand-off: every record now awaits one Settle().
   void Arm() {
     outstanding_.store(static_cast<uint32_t>(records.size()), std::memory_order_relaxed);
   }
 
-  // Producer thread: the delivery report for `record`. The last one posts
-  // `settled_event` to the worker's completion queue.
-  void Settle(Record* record, int32_t error, bool possibly_written = false) {
-    record->error = error;
-    record->possibly_written = possibly_written;
+  // Producer thread: the verdict on `record`. The last one notifies.
+  void Settle(Record* record, const Delivery& delivery) {
+    record->delivery = delivery;
     // Read before the decrement: once it reaches zero the worker may free
-    // this batch, so the last settler touches nothing of it but the alarm,
-    // which stays alive until its event has been delivered.
-    grpc::CompletionQueue* const cq = cq_;
-    CqEvent* const event = settled_event_;
-    // acq_rel: release publishes `error` (and every earlier record's) to the
-    // thread that sees zero; acquire lets the last settler see them too.
-    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 && cq != nullptr) {
-      alarm_.Set(cq, gpr_time_0(GPR_CLOCK_MONOTONIC), event);
+    // this batch, so the last settler touches nothing of it after that.
+    const SettleNotifier notifier = notifier_;
+    // acq_rel: release publishes `delivery` (and every earlier record's) to
+    // the thread that sees zero; acquire lets the last settler see them too.
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 && notifier.post != nullptr) {
+      notifier.post(notifier.target, notifier.queue, notifier.tag);
     }
   }
 
-  // Worker: true once every record is settled; its results are then visible.
+  // Worker: true once every record is settled; the verdicts are then visible.
   bool IsSettled() const { return outstanding_.load(std::memory_order_acquire) == 0; }
 
   // The request, parsed by gRPC straight into this batch's arena, so its
@@ -102,13 +119,10 @@ class IngestBatch {
   std::string values;  // Every record's JSON, back to back.
   std::vector<Record> records;
   std::vector<Invalid> invalid;  // In index order.
-  int64_t received_ns = 0;       // Monotonic clock, for the delivery latency.
+  int64_t received_ns = 0;       // Clock::MonotonicNanos() at admission, for latency.
 
  private:
-  const Method method_;
-  grpc::CompletionQueue* const cq_;
-  CqEvent* const settled_event_;
-  grpc::Alarm alarm_;
+  const SettleNotifier notifier_;
   std::atomic<uint32_t> outstanding_{0};
   // The arena starts in this block; a larger request grows it from the heap.
   alignas(16) char arena_block_[4096];

@@ -7,19 +7,29 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "embedded_broker.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "logging.h"
+#include "librdkafka/rdkafka.h"
 #include "msk/credentials_chain.h"
 #include "process_metrics.h"
+#include "stages/admit.h"
+#include "stages/authenticate.h"
+#include "stages/encode.h"
+#include "stages/submit.h"
+#include "stages/validate.h"
 
 namespace feed_ingest {
 namespace {
 
 constexpr char kServiceName[] = "feed.interactions.v1.InteractionIngest";
+constexpr absl::Duration kQuietBeforeShutdown = absl::Milliseconds(50);
+constexpr absl::Duration kQuietAtMost = absl::Milliseconds(250);
 
 // key=value,... with the values of secret-looking keys (passwords, secrets,
 // keys, tokens, credentials) replaced, for the start-up log line.
@@ -108,7 +118,7 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(ServerOptions 
 }
 
 absl::Status IngestServer::Init() {
-  const Clock* clock = options_.clock != nullptr ? options_.clock : &real_clock_;
+  clock_ = options_.clock != nullptr ? options_.clock : &Clock::Real();
   brokers_ = options_.brokers;
   if (brokers_.empty()) {
     EmbeddedBrokerOptions broker_options;
@@ -125,6 +135,7 @@ absl::Status IngestServer::Init() {
 
   registry_ = std::make_shared<prometheus::Registry>();
   metrics_ = std::make_unique<IngestMetrics>(*registry_);
+  metrics_->PublishBuildInfo(grpc::Version(), rd_kafka_version_str());
   if (!options_.metrics_listen.empty()) {
     auto http = MetricsHttpServer::Start(options_.metrics_listen,
                                          {registry_, std::make_shared<ProcessMetrics>()},
@@ -133,34 +144,34 @@ absl::Status IngestServer::Init() {
     http_ = *std::move(http);
   }
 
-  validator_ = std::make_unique<InteractionValidator>(options_.limits);
-  KafkaSinkOptions sink_options;
-  sink_options.brokers = brokers_;
-  sink_options.topic = options_.topic;
-  sink_options.extra_config = options_.kafka_config;
-  sink_options.ring_capacity = options_.ring_capacity;
+  KafkaProducerOptions producer_options;
+  producer_options.kafka.brokers = brokers_;
+  producer_options.kafka.topic = options_.topic;
+  producer_options.kafka.extra_config = options_.kafka_config;
+  producer_options.ring_capacity = options_.ring_capacity;
+  producer_options.clock = clock_;
   if (options_.kafka_auth == "msk-iam") {
     if (options_.aws_region.empty()) {
       return absl::InvalidArgumentError(
           "--kafka-auth=msk-iam needs --aws-region (or AWS_REGION / AWS_DEFAULT_REGION)");
     }
-    sink_options.msk_tokens = std::make_shared<msk::MskTokenProvider>(
+    producer_options.kafka.msk_tokens = std::make_shared<msk::MskTokenProvider>(
         std::make_shared<msk::DefaultCredentialsChain>(), options_.aws_region);
   } else if (!options_.kafka_auth.empty() && options_.kafka_auth != "none") {
     return absl::InvalidArgumentError(
         absl::StrCat("--kafka-auth: \"", options_.kafka_auth, "\" is not none or msk-iam"));
   }
-  sink_options.on_reachability = [this](bool reachable) {
+  producer_options.on_reachability = [this](bool reachable) {
     kafka_reachable_.store(reachable, std::memory_order_relaxed);
     UpdateReadiness();
   };
-  auto sink = KafkaSink::Create(std::move(sink_options), metrics_.get());
-  if (!sink.ok()) return sink.status();
-  sink_ = *std::move(sink);
+  auto producer = KafkaProducer::Create(std::move(producer_options), metrics_.get());
+  if (!producer.ok()) return producer.status();
+  producer_ = *std::move(producer);
   TopicSpec spec;
   spec.replication_factor = options_.replication_factor;
   if (absl::Status s =
-          sink_->EnsureTopic(options_.startup_timeout, options_.create_topic ? &spec : nullptr);
+          producer_->EnsureTopic(options_.startup_timeout, options_.create_topic ? &spec : nullptr);
       !s.ok()) {
     return s;
   }
@@ -169,11 +180,20 @@ absl::Status IngestServer::Init() {
     auto auth = TokenAuthenticator::FromFile(options_.security.auth_tokens_file);
     if (!auth.ok()) return auth.status();
     auth_ = *std::move(auth);
-    options_.service.auth = auth_.get();
   }
-  pipeline_ = std::make_unique<IngestPipeline>(validator_.get(), sink_.get(), metrics_.get(), clock,
-                                               options_.max_batch);
-  service_ = std::make_unique<IngestService>(pipeline_.get(), metrics_.get(), options_.service);
+  validator_ = std::make_unique<InteractionValidator>(options_.limits);
+
+  // The admission path: one line per stage, in the order a request meets them.
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<AuthenticateStage>(auth_.get()));
+  stages.push_back(std::make_unique<AdmitStage>(options_.max_batch, clock_));
+  stages.push_back(std::make_unique<ValidateStage>(validator_.get(), clock_, metrics_.get()));
+  stages.push_back(std::make_unique<EncodeStage>());
+  stages.push_back(std::make_unique<SubmitStage>(producer_.get()));
+  path_ = std::make_unique<IngestPath>(std::move(stages), metrics_.get());
+
+  tracker_ = std::make_unique<CallTracker>(metrics_.get(), clock_);
+  service_ = std::make_unique<IngestService>(path_.get(), tracker_.get(), clock_, options_.service);
 
   auto credentials = ServerCredentials(options_.security);
   if (!credentials.ok()) return credentials.status();
@@ -187,7 +207,7 @@ absl::Status IngestServer::Init() {
   if (server_ == nullptr || grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options_.listen));
   }
-  sink_->Start();
+  producer_->Start();
   service_->Start();
   serving_.store(true, std::memory_order_relaxed);
   UpdateReadiness();
@@ -202,7 +222,7 @@ absl::Status IngestServer::Init() {
        {"brokers", brokers_},
        {"topic", options_.topic},
        {"completion_queues", absl::StrCat(options_.service.completion_queues)},
-       {"ring_capacity", absl::StrCat(sink_->ring_capacity())},
+       {"ring_capacity", absl::StrCat(producer_->ring_capacity())},
        {"max_batch", absl::StrCat(options_.max_batch)},
        {"interaction_types", absl::StrJoin(options_.limits.interaction_types, ",")},
        {"kafka_config", RedactedKafkaConfig(options_.kafka_config)},
@@ -244,34 +264,43 @@ void IngestServer::UpdateReadiness() {
 void IngestServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + options_.shutdown_timeout;
+  const Clock& clock = clock_ != nullptr ? *clock_ : Clock::Real();
+  const int64_t start_ns = clock.MonotonicNanos();
+  const Deadline deadline = Deadline::After(clock, options_.shutdown_timeout);
   // Time kept back to answer calls whose records Kafka did not take in time.
   const absl::Duration grace = std::min(absl::Seconds(2), options_.shutdown_timeout / 4);
   // True when every call was answered before the producer had to stop.
   bool drained_early = false;
   if (server_ != nullptr) {
     Log(LogLevel::kInfo, "shutting down",
-        {{"calls_in_flight", absl::StrCat(service_->inflight_calls())},
+        {{"calls_in_flight", absl::StrCat(tracker_->inflight())},
          {"timeout", absl::FormatDuration(options_.shutdown_timeout)}});
     shutting_down_.store(true, std::memory_order_relaxed);
     UpdateReadiness();
-    service_->BeginDrain();
-    drained_early = service_->WaitIdle(deadline - grace);
+    tracker_->BeginDrain();
+    drained_early = tracker_->WaitIdle(deadline.EarlierBy(grace));
   }
-  if (sink_ != nullptr) sink_->Shutdown(deadline - grace, deadline - grace / 2);
+  if (producer_ != nullptr)
+    producer_->Shutdown(deadline.EarlierBy(grace), deadline.EarlierBy(grace / 2));
   if (server_ != nullptr) {
-    const bool idle = service_->WaitIdle(deadline);
-    server_->Shutdown(absl::ToChronoTime(deadline));
+    const bool idle = tracker_->WaitIdle(deadline);
+    // Callers whose calls crossed the drain are told UNAVAILABLE by the
+    // calls; once the server itself shuts down, a call it has not matched
+    // yet would be cancelled instead.
+    // Bounded: callers that retry without pause never let it be quiet.
+    const Deadline quiet_until = Deadline::At(std::min(
+        deadline.monotonic_nanos(), Deadline::After(clock, kQuietAtMost).monotonic_nanos()));
+    tracker_->WaitQuiet(kQuietBeforeShutdown, quiet_until);
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline.Left(clock)));
     service_->Stop();
     Log(LogLevel::kInfo, "stopped",
-        {{"took", absl::FormatDuration(absl::Now() - start)},
+        {{"took", absl::FormatDuration(absl::Nanoseconds(clock.MonotonicNanos() - start_ns))},
          {"all_calls_answered", idle ? "true" : "false"},
          {"answered_before_flush_deadline", drained_early ? "true" : "false"}});
   }
   service_.reset();
   server_.reset();
-  sink_.reset();
+  producer_.reset();
   http_.reset();
   embedded_.reset();
 }

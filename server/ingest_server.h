@@ -20,12 +20,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clock.h"
-#include "embedded_broker.h"
+#include "call_tracker.h"
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "grpcpp/server.h"
-#include "ingest_pipeline.h"
+#include "ingest_path.h"
 #include "ingest_service.h"
-#include "kafka_sink.h"
+#include "kafka_producer.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prometheus/registry.h"
@@ -33,6 +34,8 @@
 #include "validation.h"
 
 namespace feed_ingest {
+
+class EmbeddedBroker;
 
 // Transport limits: what one client may cost the server.
 struct GrpcLimits {
@@ -64,7 +67,7 @@ struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics endpoint.
   std::string brokers;                          // Empty: start an embedded broker.
-  std::string topic = "feed.interactions.v1";
+  std::string topic = kDefaultTopic;
   bool create_topic = false;
   int replication_factor = 3;
   std::vector<std::pair<std::string, std::string>> kafka_config;
@@ -107,7 +110,8 @@ class IngestServer {
   }
 
   int grpc_port() const { return grpc_port_; }
-  int64_t inflight_calls() const { return service_ ? service_->inflight_calls() : 0; }
+  // Calls in flight that shutdown waits for.
+  int64_t inflight_calls() const { return tracker_ ? tracker_->inflight() : 0; }
   int metrics_port() const { return http_ ? http_->port() : 0; }
   const std::string& brokers() const { return brokers_; }
   // Null unless the server started its own broker.
@@ -121,7 +125,7 @@ class IngestServer {
   void UpdateReadiness();
 
   ServerOptions options_;
-  RealClock real_clock_;
+  const Clock* clock_ = nullptr;
   std::string brokers_;
   std::unique_ptr<EmbeddedBroker> embedded_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -133,8 +137,9 @@ class IngestServer {
   absl::Mutex readiness_mu_;  // Orders concurrent UpdateReadiness() calls.
   std::unique_ptr<InteractionValidator> validator_;
   std::unique_ptr<TokenAuthenticator> auth_;
-  std::unique_ptr<KafkaSink> sink_;
-  std::unique_ptr<IngestPipeline> pipeline_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<IngestPath> path_;
+  std::unique_ptr<CallTracker> tracker_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;

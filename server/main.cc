@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "ingest_server.h"
-#include "logging.h"
 #include "server_config.h"
 
 extern char** environ;

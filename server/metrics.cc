@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <string>
 
-#include "grpcpp/grpcpp.h"
-#include "librdkafka/rdkafka.h"
-
 namespace feed_ingest {
 namespace {
 
@@ -13,24 +10,7 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-absl::string_view RejectLabelName(size_t label) {
-  if (label < kRejectReasonCount) return RejectReasonName(static_cast<RejectReason>(label));
-  switch (static_cast<RejectLabel>(label)) {
-    case RejectLabel::kKafka:
-      return "kafka";
-    case RejectLabel::kOverload:
-      return "overload";
-    case RejectLabel::kShutdown:
-      return "shutdown";
-  }
-  return "unknown";
-}
-
 }  // namespace
-
-absl::string_view MethodName(Method method) {
-  return method == Method::kIngest ? "Ingest" : "Stream";
-}
 
 HistogramAccumulator::HistogramAccumulator(const prometheus::Histogram::BucketBoundaries& bounds)
     : bounds_(bounds), counts_(bounds.size() + 1, 0.0) {}
@@ -167,13 +147,17 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
           &DurationSeries(static_cast<Method>(m), code);
     }
   }
+}
+
+void IngestMetrics::PublishBuildInfo(absl::string_view grpc_version,
+                                     absl::string_view librdkafka_version) {
   BuildGauge()
       .Name("feed_ingest_build_info")
       .Help("Versions this binary was built with")
-      .Register(registry)
+      .Register(registry_)
       .Add({{"version", FEED_INGEST_VERSION},
-            {"grpc", grpc::Version()},
-            {"librdkafka", rd_kafka_version_str()}})
+            {"grpc", std::string(grpc_version)},
+            {"librdkafka", std::string(librdkafka_version)}})
       .Set(1);
 }
 

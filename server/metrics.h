@@ -24,22 +24,9 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "validation.h"
+#include "verdict.h"
 
 namespace feed_ingest {
-
-enum class Method : uint8_t { kIngest = 0, kStream = 1 };
-inline constexpr size_t kMethodCount = 2;
-absl::string_view MethodName(Method method);
-
-// Why an item was not accepted: a validation rule, or a reason from the
-// pipeline. The first kRejectReasonCount values mirror RejectReason.
-enum class RejectLabel : uint8_t {
-  kKafka = kRejectReasonCount,  // Kafka refused or timed out the record.
-  kOverload,                    // The ring was full (unary RESOURCE_EXHAUSTED).
-  kShutdown,                    // The server was shutting down.
-};
-inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 3;
 
 // A histogram filled locally by one thread and published in bulk, so the
 // per-item cost is an index computation and an add.
@@ -84,6 +71,9 @@ class IngestMetrics {
   prometheus::Counter& producer_rebuilds() { return producer_rebuilds_; }
   prometheus::Counter& msk_token_refresh_failures() { return msk_token_refresh_failures_; }
   prometheus::Registry& registry() { return registry_; }
+
+  // feed_ingest_build_info: this binary's version and its libraries'.
+  void PublishBuildInfo(absl::string_view grpc_version, absl::string_view librdkafka_version);
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
   // Finds or makes the duration series of one method and code.

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "common/json_writer.h"  // AppendJsonString, AppendRfc3339Millis
 #include "feed/interactions/v1/interactions.pb.h"
 
 namespace feed_ingest {
@@ -21,13 +22,6 @@ namespace feed_ingest {
 // Appends the record for `item` to `*out`. `item` should have passed
 // validation; the encoder itself accepts any field values. Thread-safe.
 void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::string* out);
-
-// Appends `s` as a JSON string literal, quotes included.
-void AppendJsonString(absl::string_view s, std::string* out);
-
-// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for the instant `seconds` + `nanos`
-// after the Unix epoch, for years 0001 to 9999.
-void AppendRfc3339Millis(int64_t seconds, int32_t nanos, std::string* out);
 
 }  // namespace feed_ingest
 

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "flag_set.h"
+#include "common/flag_set.h"
+#include "msk/aws_region.h"
 
 namespace feed_ingest {
 
@@ -13,13 +13,6 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   ServerConfig config;
   ServerOptions& o = config.server;
   ValidationLimits& v = o.limits;
-  int64_t replication = o.replication_factor;
-  int64_t max_id = static_cast<int64_t>(v.max_id_bytes);
-  int64_t max_event_id = static_cast<int64_t>(v.max_event_id_bytes);
-  int64_t max_batch = static_cast<int64_t>(o.max_batch);
-  int64_t ring = static_cast<int64_t>(o.ring_capacity);
-  int64_t queues = o.service.completion_queues;
-  int64_t window = o.service.stream_window;
   std::vector<std::string> kafka_config;
   std::string log_format = "text";
 
@@ -34,42 +27,39 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.Bool("create-topic", &o.create_topic,
              "create the topic at start when it is missing (6 partitions, retention 7 days, "
              "snappy)");
-  flags.Int("replication-factor", &replication, "replication factor for --create-topic", 1, 32);
+  flags.Int("replication-factor", &o.replication_factor, "replication factor for --create-topic", 1,
+            32);
   flags.Repeated("kafka-config", &kafka_config,
                  "librdkafka property key=value, applied over the defaults (SASL, SSL, ...)");
   flags.String("kafka-auth", &o.kafka_auth,
                "none, or msk-iam: SASL_SSL + OAUTHBEARER with AWS IAM tokens (AWS MSK)");
   // The AWS SDKs' own variables give the default region.
-  for (const char* name : {"AWS_DEFAULT_REGION", "AWS_REGION"}) {
-    const std::string prefix = absl::StrCat(name, "=");
-    for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
-      if (absl::StartsWith(*e, prefix)) o.aws_region = *e + prefix.size();
-    }
-  }
+  o.aws_region = msk::AwsRegionFromEnvironment(msk::EnvironmentOf(envp)).value_or("");
   flags.String("aws-region", &o.aws_region,
                "AWS region of the MSK cluster (default: AWS_REGION, then AWS_DEFAULT_REGION)");
   flags.List("interaction-types", &v.interaction_types, "allowed interaction_type values");
-  flags.Int("max-id-bytes", &max_id, "longest user_id and video_id, in bytes", 1, 1 << 20);
-  flags.Int("max-event-id-bytes", &max_event_id, "longest event_id, in bytes", 1, 1 << 20);
+  flags.Int("max-id-bytes", &v.max_id_bytes, "longest user_id and video_id, in bytes", 1, 1 << 20);
+  flags.Int("max-event-id-bytes", &v.max_event_id_bytes, "longest event_id, in bytes", 1, 1 << 20);
   flags.Int("max-watch-time-ms", &v.max_watch_time_ms, "largest watch_time_ms", 0, INT64_MAX);
   flags.Duration("max-future", &v.max_future, "how far in the future a timestamp may be");
   flags.Duration("max-age", &v.max_age, "how old a timestamp may be");
-  flags.Int("max-batch", &max_batch, "most interactions in one request", 1, 100000);
-  flags.Int("ring-capacity", &ring, "requests waiting for the Kafka producer thread, at most", 1,
-            1 << 24);
-  flags.Int("completion-queues", &queues, "gRPC completion queues, one worker thread each", 1, 256);
-  flags.Int("stream-window", &window, "requests of one stream read and not yet answered, at most",
-            1, 1 << 20);
+  flags.Int("max-batch", &o.max_batch, "most interactions in one request", 1, 100000);
+  flags.Int("ring-capacity", &o.ring_capacity,
+            "requests waiting for the Kafka producer thread, at most", 1, 1 << 24);
+  flags.Int("completion-queues", &o.service.completion_queues,
+            "gRPC completion queues, one worker thread each", 1, 256);
+  flags.Int("stream-window", &o.service.stream_window,
+            "requests of one stream read and not yet answered, at most", 1, 1 << 20);
   flags.Duration("shutdown-timeout", &o.shutdown_timeout,
                  "longest time from SIGTERM to exit: calls answered, Kafka flushed");
   flags.Duration("startup-timeout", &o.startup_timeout,
                  "longest wait for Kafka at start before giving up");
   flags.String("log-format", &log_format, "log lines as text (logfmt) or json");
   GrpcLimits& g = o.grpc;
-  int64_t max_message = g.max_receive_message_bytes, max_streams = g.max_concurrent_streams;
-  flags.Int("max-receive-message-bytes", &max_message, "largest request message", 1024, INT32_MAX);
-  flags.Int("max-concurrent-streams", &max_streams, "calls at once on one connection", 1,
-            INT32_MAX);
+  flags.Int("max-receive-message-bytes", &g.max_receive_message_bytes, "largest request message",
+            1024, INT32_MAX);
+  flags.Int("max-concurrent-streams", &g.max_concurrent_streams, "calls at once on one connection",
+            1, INT32_MAX);
   flags.Duration("keepalive-min-ping-interval", &g.min_ping_interval,
                  "clients pinging more often than this are disconnected");
   flags.Duration("keepalive-time", &g.keepalive_time, "ping an idle connection this often");
@@ -124,15 +114,6 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
     return absl::InvalidArgumentError(
         absl::StrCat("--listen: \"", o.listen, "\" is not host:port"));
   }
-  o.replication_factor = static_cast<int>(replication);
-  g.max_receive_message_bytes = static_cast<int>(max_message);
-  g.max_concurrent_streams = static_cast<int>(max_streams);
-  v.max_id_bytes = static_cast<size_t>(max_id);
-  v.max_event_id_bytes = static_cast<size_t>(max_event_id);
-  o.max_batch = static_cast<size_t>(max_batch);
-  o.ring_capacity = static_cast<size_t>(ring);
-  o.service.completion_queues = static_cast<int>(queues);
-  o.service.stream_window = static_cast<int>(window);
   return config;
 }
 

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/logging.h"
 #include "ingest_server.h"
-#include "logging.h"
 
 namespace feed_ingest {
 

@@ -64,6 +64,10 @@ using EnvironmentReader = std::function<std::optional<std::string>(const std::st
 // The process environment (getenv).
 EnvironmentReader ProcessEnvironment();
 
+// An environment given as `NAME=value` strings, null-terminated (main's
+// envp). The array must outlive the reader. A name given twice: the last wins.
+EnvironmentReader EnvironmentOf(char** envp);
+
 }  // namespace feed_ingest::msk
 
 #endif  // FEED_INGEST_SERVER_MSK_AWS_CREDENTIALS_H_

@@ -21,4 +21,12 @@ absl::string_view AwsDnsSuffix(absl::string_view region) {
   return "amazonaws.com";
 }
 
+std::optional<std::string> AwsRegionFromEnvironment(const EnvironmentReader& env) {
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    std::optional<std::string> region = env(name);
+    if (region.has_value() && !region->empty()) return region;
+  }
+  return std::nullopt;
+}
+
 }  // namespace feed_ingest::msk

@@ -2,7 +2,11 @@
 #ifndef FEED_INGEST_SERVER_MSK_AWS_REGION_H_
 #define FEED_INGEST_SERVER_MSK_AWS_REGION_H_
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/string_view.h"
+#include "msk/aws_credentials.h"
 
 namespace feed_ingest::msk {
 
@@ -20,6 +24,11 @@ bool IsAwsRegionName(absl::string_view region);
 //
 // Thread-safe.
 absl::string_view AwsDnsSuffix(absl::string_view region);
+
+// The region the AWS SDKs take from the environment: AWS_REGION, else
+// AWS_DEFAULT_REGION; an empty value counts as unset. Thread-safe when `env`
+// is.
+std::optional<std::string> AwsRegionFromEnvironment(const EnvironmentReader& env);
 
 }  // namespace feed_ingest::msk
 

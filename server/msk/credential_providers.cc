@@ -45,8 +45,7 @@ std::optional<std::string> Env(const CredentialSourceOptions& options, const std
 }
 
 const Clock& ClockOf(const CredentialSourceOptions& options) {
-  static const RealClock* const kRealClock = new RealClock();
-  return options.clock != nullptr ? *options.clock : *kRealClock;
+  return options.clock != nullptr ? *options.clock : Clock::Real();
 }
 
 // NOT_FOUND when the file does not exist; FAILED_PRECONDITION when it cannot
@@ -243,8 +242,7 @@ std::string StsEndpoint(const CredentialSourceOptions& options) {
     if (url->find('/', authority) == std::string::npos) url->push_back('/');
     return *url;
   }
-  std::optional<std::string> region = Env(options, "AWS_REGION");
-  if (!region.has_value()) region = Env(options, "AWS_DEFAULT_REGION");
+  const std::optional<std::string> region = AwsRegionFromEnvironment(options.env);
   if (region.has_value() && IsAwsRegionName(*region)) {
     return absl::StrCat("https://sts.", *region, ".", AwsDnsSuffix(*region), "/");
   }

@@ -9,19 +9,12 @@
 #include "absl/strings/str_join.h"
 
 namespace feed_ingest::msk {
-namespace {
-
-const Clock* RealClockIfNull(const Clock* clock) {
-  static const RealClock* const kRealClock = new RealClock();
-  return clock != nullptr ? clock : kRealClock;
-}
-
-}  // namespace
-
 CachingCredentialsProvider::CachingCredentialsProvider(
     std::unique_ptr<AwsCredentialsProvider> source, const Clock* clock,
     absl::Duration refresh_before)
-    : source_(std::move(source)), clock_(RealClockIfNull(clock)), refresh_before_(refresh_before) {}
+    : source_(std::move(source)),
+      clock_(clock != nullptr ? clock : &Clock::Real()),
+      refresh_before_(refresh_before) {}
 
 absl::StatusOr<AwsCredentials> CachingCredentialsProvider::Get() {
   absl::MutexLock lock(&mu_);

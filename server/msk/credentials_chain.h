@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "msk/aws_credentials.h"
 #include "msk/credential_providers.h"
 

@@ -26,11 +26,6 @@ constexpr absl::string_view kParamOrder[] = {
     "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature",
 };
 
-const Clock* RealClockIfNull(const Clock* clock) {
-  static const RealClock* const kRealClock = new RealClock();
-  return clock != nullptr ? clock : kRealClock;
-}
-
 }  // namespace
 
 absl::string_view DefaultMskUserAgent() { return "feed-ingest/" FEED_MSK_VERSION; }
@@ -93,7 +88,7 @@ MskTokenProvider::MskTokenProvider(std::shared_ptr<AwsCredentialsProvider> crede
                                    std::string region, const Clock* clock)
     : credentials_(std::move(credentials)),
       region_(std::move(region)),
-      clock_(RealClockIfNull(clock)) {}
+      clock_(clock != nullptr ? clock : &Clock::Real()) {}
 
 absl::StatusOr<MskToken> MskTokenProvider::Generate() const {
   absl::StatusOr<AwsCredentials> credentials = credentials_->Get();

@@ -32,7 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "msk/aws_credentials.h"
 
 namespace feed_ingest::msk {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/flag_set.h"
 #include "cq_event.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
-#include "flag_set.h"
 #include "grpcpp/grpcpp.h"
 
 extern char** environ;
@@ -22,6 +22,19 @@ namespace {
 using ::feed::interactions::v1::IngestRequest;
 using ::feed::interactions::v1::IngestResponse;
 using Service = ::feed::interactions::v1::InteractionIngest::AsyncService;
+
+// A tag that calls a member of its owner: the bare minimum of a call object.
+template <typename Owner>
+class MemberEvent final : public CqEvent {
+ public:
+  using Handler = void (Owner::*)(bool ok);
+  MemberEvent(Owner* owner, Handler handler) : owner_(owner), handler_(handler) {}
+  void OnComplete(bool ok) override { (owner_->*handler_)(ok); }
+
+ private:
+  Owner* const owner_;
+  const Handler handler_;
+};
 
 class BareUnary {
  public:
@@ -129,7 +142,7 @@ class BareStream {
 int main(int argc, char** argv) {
   using namespace feed_ingest;
   std::string listen = "127.0.0.1:0";
-  int64_t queues = 2;
+  int queues = 2;
   FlagSet flags("feed-ingest-bare-server", "FEED_INGEST_BARE_");
   flags.String("listen", &listen, "gRPC address");
   flags.Int("completion-queues", &queues, "completion queues, one thread each", 1, 64);

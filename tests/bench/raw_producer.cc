@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "flag_set.h"
+#include "common/defaults.h"
+#include "common/flag_set.h"
 #include "interactions_source.h"
 #include "librdkafka/rdkafka.h"
 #include "record_json.h"
@@ -25,7 +26,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string brokers, topic = "feed.interactions.v1";
+  std::string brokers, topic = feed_ingest::kDefaultTopic;
   int64_t count = 1000000, users = 100000;
   feed_ingest::FlagSet flags("feed-ingest-raw-producer", "FEED_INGEST_RAW_");
   flags.String("brokers", &brokers, "bootstrap servers");

@@ -15,7 +15,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clock.h"
+#include "common/clock.h"
+#include "support/fake_clock.h"
 
 namespace feed_ingest::msk::testing {
 
@@ -92,30 +93,8 @@ class RefusingPort {
   int port_ = 0;
 };
 
-// A clock that moves only when told. Thread-safe.
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(absl::Time now) : now_(now) {}
-
-  // Clock
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-
-  void Set(absl::Time now) {
-    absl::MutexLock lock(&mu_);
-    now_ = now;
-  }
-  void Advance(absl::Duration by) {
-    absl::MutexLock lock(&mu_);
-    now_ += by;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
-};
+// A clock that moves only when told (tests/support/fake_clock.h).
+using FakeClock = ::feed_ingest::testing::FakeClock;
 
 }  // namespace feed_ingest::msk::testing
 

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "common/flag_set.h"
 #include "embedded_broker.h"
-#include "flag_set.h"
 #include "sequence_proxy.h"
 
 extern char** environ;
@@ -36,12 +36,11 @@ int main(int argc, char** argv) {
   using feed_ingest::EmbeddedBroker;
   using feed_ingest::EmbeddedBrokerOptions;
   EmbeddedBrokerOptions options;
-  int64_t brokers = options.brokers, partitions = options.partitions;
   bool check_sequences = false;
   feed_ingest::FlagSet flags("feed-ingest-mock-broker", "FEED_INGEST_MOCK_");
-  flags.Int("brokers", &brokers, "brokers in the cluster", 1, 32);
+  flags.Int("brokers", &options.brokers, "brokers in the cluster", 1, 32);
   flags.String("topic", &options.topic, "topic to create");
-  flags.Int("partitions", &partitions, "partitions of the topic", 1, 1000);
+  flags.Int("partitions", &options.partitions, "partitions of the topic", 1, 1000);
   flags.Bool("check-sequences", &check_sequences,
              "check idempotent producers' sequence numbers as Kafka does, through a proxy");
   std::vector<std::string> rest;
@@ -50,8 +49,6 @@ int main(int argc, char** argv) {
                  flags.Usage().c_str());
     return s.ok() ? 0 : 2;
   }
-  options.brokers = static_cast<int>(brokers);
-  options.partitions = static_cast<int>(partitions);
   auto broker = EmbeddedBroker::Start(options);
   if (!broker.ok()) {
     std::fprintf(stderr, "%s\n", broker.status().ToString().c_str());

@@ -1,6 +1,6 @@
 // FlagSet: both spellings of a flag, each kind's parse errors, the
 // environment, and the exact INVALID_ARGUMENT messages.
-#include "flag_set.h"
+#include "common/flag_set.h"
 
 #include <cstdint>
 #include <initializer_list>

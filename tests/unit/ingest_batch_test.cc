@@ -18,16 +18,24 @@ namespace feed_ingest {
 namespace {
 
 std::unique_ptr<IngestBatch> MakeBatch(int records) {
-  auto batch = std::make_unique<IngestBatch>(Method::kStream, nullptr, nullptr);
+  auto batch = std::make_unique<IngestBatch>();
   for (int i = 0; i < records; ++i) {
-    batch->records.push_back({batch.get(), static_cast<uint32_t>(i), 0, 0});
+    batch->records.emplace_back(batch.get(), static_cast<uint32_t>(i));
   }
   return batch;
 }
 
 // The verdict the stand-in producer gives record `index`: a pure function,
 // so workers can check what they read.
-int32_t Verdict(uint32_t index) { return index % 7 == 3 ? -185 : 0; }
+Delivery Verdict(uint32_t index) {
+  return index % 7 == 3 ? Delivery::Retryable(RejectLabel::kKafka, "kafka: timed out", true)
+                        : Delivery::Written();
+}
+
+bool Same(const Delivery& a, const Delivery& b) {
+  return a.state == b.state && a.possibly_written == b.possibly_written && a.label == b.label &&
+         a.reason == b.reason;
+}
 
 TEST(DeliveryTrackingTest, WorkersSeeEveryVerdictOnceTheBatchSettles) {
   constexpr int kWorkers = 3, kBatches = 2000, kRecords = 8;
@@ -58,7 +66,7 @@ TEST(DeliveryTrackingTest, WorkersSeeEveryVerdictOnceTheBatchSettles) {
         IngestBatch* raw = batch.get();
         while (!ring.TryPush(std::move(raw))) std::this_thread::yield();
         while (!batch->IsSettled()) std::this_thread::yield();
-        for (const auto& rec : batch->records) ASSERT_EQ(rec.error, Verdict(rec.index));
+        for (const auto& rec : batch->records) ASSERT_TRUE(Same(rec.delivery, Verdict(rec.index)));
       }
       live_workers.fetch_sub(1);
     });
@@ -71,12 +79,14 @@ TEST(DeliveryTrackingTest, SettledOnlyAfterTheLastRecord) {
   auto batch = MakeBatch(3);
   batch->Arm();
   EXPECT_FALSE(batch->IsSettled());
-  batch->Settle(&batch->records[2], 0);
-  batch->Settle(&batch->records[0], 5);
+  batch->Settle(&batch->records[2], Delivery::Written());
+  batch->Settle(&batch->records[0], Verdict(3));
   EXPECT_FALSE(batch->IsSettled());
-  batch->Settle(&batch->records[1], 0);
+  EXPECT_EQ(batch->records[1].delivery.state, DeliveryState::kPending)
+      << "not settled: not accepted";
+  batch->Settle(&batch->records[1], Delivery::Written());
   EXPECT_TRUE(batch->IsSettled());
-  EXPECT_EQ(batch->records[0].error, 5);
+  EXPECT_TRUE(Same(batch->records[0].delivery, Verdict(3)));
 }
 
 }  // namespace

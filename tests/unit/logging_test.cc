@@ -1,33 +1,15 @@
-#include "logging.h"
-
-#include <unistd.h>
+#include "common/logging.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "support/capture_stderr.h"
 
 namespace feed_ingest {
 namespace {
 
-// Runs `fn` with stderr sent to a pipe, and returns what it wrote.
-template <typename Fn>
-std::string CaptureStderr(Fn fn) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  const int saved = dup(STDERR_FILENO);
-  dup2(fds[1], STDERR_FILENO);
-  fn();
-  dup2(saved, STDERR_FILENO);
-  close(saved);
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  return out;
-}
+using testing::CaptureStderr;
 
 TEST(LoggingTest, TextIsOneLogfmtLineWithQuotingWhereNeeded) {
   SetLogFormat(LogFormat::kText);

@@ -12,12 +12,14 @@
 //   if (flags.help()) Print(flags.Usage());
 //
 // Not thread-safe; used once, at start-up.
-#ifndef FEED_INGEST_SERVER_FLAG_SET_H_
-#define FEED_INGEST_SERVER_FLAG_SET_H_
+#ifndef FEED_INGEST_SERVER_COMMON_FLAG_SET_H_
+#define FEED_INGEST_SERVER_COMMON_FLAG_SET_H_
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,13 +28,30 @@
 
 namespace feed_ingest {
 
+namespace flag_set_internal {
+template <typename T>
+struct Identity {
+  using type = T;
+};
+}  // namespace flag_set_internal
+
 class FlagSet {
  public:
   FlagSet(std::string program, std::string env_prefix);
 
   void String(std::string name, std::string* value, std::string help);
   void Bool(std::string name, bool* value, std::string help);
-  void Int(std::string name, int64_t* value, std::string help, int64_t min, int64_t max);
+  // An integer of any width, between `min` and `max` (both within T).
+  // (The bounds are not deduced, so plain literals fit whatever T is.)
+  template <typename T>
+  void Int(std::string name, T* value, std::string help,
+           typename flag_set_internal::Identity<T>::type min,
+           typename flag_set_internal::Identity<T>::type max) {
+    static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>, "an integer type");
+    AddInt(std::move(name), std::move(help), static_cast<int64_t>(*value),
+           static_cast<int64_t>(min), static_cast<int64_t>(max),
+           [value](int64_t parsed) { *value = static_cast<T>(parsed); });
+  }
   void Duration(std::string name, absl::Duration* value, std::string help);
   // Comma-separated list; replaces the default.
   void List(std::string name, std::vector<std::string>* value, std::string help);
@@ -48,6 +67,9 @@ class FlagSet {
   std::string Usage() const;
 
  private:
+  void AddInt(std::string name, std::string help, int64_t initial, int64_t min, int64_t max,
+              std::function<void(int64_t)> store);
+
   struct Flag {
     std::string name;
     std::string help;
@@ -71,4 +93,4 @@ absl::Status SplitKeyValue(absl::string_view text, std::string* key, std::string
 
 }  // namespace feed_ingest
 
-#endif  // FEED_INGEST_SERVER_FLAG_SET_H_
+#endif  // FEED_INGEST_SERVER_COMMON_FLAG_SET_H_

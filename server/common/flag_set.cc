@@ -1,4 +1,4 @@
-#include "flag_set.h"
+#include "common/flag_set.h"
 
 #include <utility>
 
@@ -47,12 +47,13 @@ void FlagSet::Bool(std::string name, bool* value, std::string help) {
   flags_.push_back(std::move(f));
 }
 
-void FlagSet::Int(std::string name, int64_t* value, std::string help, int64_t min, int64_t max) {
+void FlagSet::AddInt(std::string name, std::string help, int64_t initial, int64_t min, int64_t max,
+                     std::function<void(int64_t)> store) {
   Flag f;
   f.name = std::move(name);
   f.help = std::move(help);
-  f.default_text = absl::StrCat(*value);
-  f.set = [value, min, max](absl::string_view v) {
+  f.default_text = absl::StrCat(initial);
+  f.set = [store = std::move(store), min, max](absl::string_view v) {
     int64_t parsed;
     if (!absl::SimpleAtoi(v, &parsed)) {
       return absl::InvalidArgumentError(absl::StrCat("\"", v, "\" is not an integer"));
@@ -60,7 +61,7 @@ void FlagSet::Int(std::string name, int64_t* value, std::string help, int64_t mi
     if (parsed < min || parsed > max) {
       return absl::InvalidArgumentError(absl::StrCat(parsed, " is outside ", min, "..", max));
     }
-    *value = parsed;
+    store(parsed);
     return absl::OkStatus();
   };
   flags_.push_back(std::move(f));

@@ -6,8 +6,8 @@
 //
 // Text is logfmt; SetLogFormat(LogFormat::kJson) writes one JSON object per
 // line instead. Thread-safe: each line is one write(2).
-#ifndef FEED_INGEST_SERVER_LOGGING_H_
-#define FEED_INGEST_SERVER_LOGGING_H_
+#ifndef FEED_INGEST_SERVER_COMMON_LOGGING_H_
+#define FEED_INGEST_SERVER_COMMON_LOGGING_H_
 
 #include <initializer_list>
 #include <string>
@@ -27,4 +27,4 @@ void Log(LogLevel level, absl::string_view msg, std::initializer_list<LogField> 
 
 }  // namespace feed_ingest
 
-#endif  // FEED_INGEST_SERVER_LOGGING_H_
+#endif  // FEED_INGEST_SERVER_COMMON_LOGGING_H_

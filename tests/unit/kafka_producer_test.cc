@@ -1,9 +1,10 @@
-// KafkaSink against librdkafka's mock cluster: many threads hand batches
-// over at once, every record is settled exactly once, and shutdown settles
-// what Kafka never took. The
-// hand-off and delivery tracking are also checked under ThreadSanitizer in
-// ingest_batch_test.cc.
-#include "kafka_sink.h"
+// KafkaProducer against librdkafka's mock cluster: many threads hand
+// batches over at once, every record is settled exactly once, and shutdown
+// settles what Kafka never took. The hand-off and delivery tracking are also
+// checked under ThreadSanitizer in ingest_batch_test.cc.
+#include "kafka_producer.h"
+
+#include <dlfcn.h>
 
 #include <atomic>
 #include <cmath>
@@ -14,10 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "embedded_broker.h"
 #include "gtest/gtest.h"
 #include "ingest_batch.h"
+#include "librdkafka/rdkafka.h"
 #include "metrics.h"
 #include "msk/aws_credentials.h"
 #include "msk/msk_token.h"
@@ -30,10 +33,10 @@ namespace {
 
 using ::feed::interactions::v1::Interaction;
 
-// A batch of `n` valid records, as IngestPipeline would make it. No
-// completion queue: the test polls IsSettled().
+// A batch of `n` valid records, as the path's stages would make it. No
+// notifier: the test polls IsSettled().
 std::unique_ptr<IngestBatch> MakeBatch(int thread, int index, int n) {
-  auto batch = std::make_unique<IngestBatch>(Method::kIngest, nullptr, nullptr);
+  auto batch = std::make_unique<IngestBatch>();
   for (int i = 0; i < n; ++i) {
     Interaction* item = batch->request().add_interactions();
     item->set_user_id(absl::StrCat("user-", thread, "-", i));
@@ -45,24 +48,39 @@ std::unique_ptr<IngestBatch> MakeBatch(int thread, int index, int n) {
   for (int i = 0; i < n; ++i) {
     const auto begin = static_cast<uint32_t>(batch->values.size());
     AppendRecordJson(batch->request().interactions(i), &batch->values);
-    batch->records.push_back({batch.get(), static_cast<uint32_t>(i), begin,
-                              static_cast<uint32_t>(batch->values.size())});
+    IngestBatch::Record& record =
+        batch->records.emplace_back(batch.get(), static_cast<uint32_t>(i));
+    record.value_begin = begin;
+    record.value_end = static_cast<uint32_t>(batch->values.size());
   }
   return batch;
 }
 
-class KafkaSinkTest : public ::testing::Test {
+Deadline In(absl::Duration d) { return Deadline::After(Clock::Real(), d); }
+
+// The live librdkafka client of a producer configured with the test plugin
+// (tests/support/kafka_test_plugin.cc), or null.
+rd_kafka_t* LastClient() {
+  void* plugin = dlopen(FEED_KAFKA_TEST_PLUGIN, RTLD_NOW | RTLD_NOLOAD);
+  if (plugin == nullptr) return nullptr;
+  auto last = reinterpret_cast<rd_kafka_t* (*)()>(dlsym(plugin, "feed_kafka_test_last_client"));
+  rd_kafka_t* rk = last != nullptr ? last() : nullptr;
+  dlclose(plugin);
+  return rk;
+}
+
+class KafkaProducerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = *EmbeddedBroker::Start({});
     metrics_ = std::make_unique<IngestMetrics>(registry_);
   }
 
-  std::unique_ptr<KafkaSink> MakeSink(size_t ring_capacity) {
-    KafkaSinkOptions options;
-    options.brokers = broker_->bootstrap();
+  std::unique_ptr<KafkaProducer> MakeSink(size_t ring_capacity) {
+    KafkaProducerOptions options;
+    options.kafka.brokers = broker_->bootstrap();
     options.ring_capacity = ring_capacity;
-    auto sink = KafkaSink::Create(options, metrics_.get());
+    auto sink = KafkaProducer::Create(options, metrics_.get());
     EXPECT_TRUE(sink.ok()) << sink.status();
     EXPECT_TRUE((*sink)->EnsureTopic(absl::Seconds(10), nullptr).ok());
     (*sink)->Start();
@@ -74,7 +92,7 @@ class KafkaSinkTest : public ::testing::Test {
   std::unique_ptr<IngestMetrics> metrics_;
 };
 
-TEST_F(KafkaSinkTest, ConcurrentSubmittersAllSettledOnceAndDelivered) {
+TEST_F(KafkaProducerTest, ConcurrentSubmittersAllSettledOnceAndDelivered) {
   auto sink = MakeSink(8);  // Small, so submitters meet a full ring.
   constexpr int kThreads = 4, kBatches = 100, kRecords = 5;
   std::atomic<int> full{0};
@@ -93,17 +111,19 @@ TEST_F(KafkaSinkTest, ConcurrentSubmittersAllSettledOnceAndDelivered) {
       }
       for (auto& batch : batches) {
         while (!batch->IsSettled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        for (const auto& rec : batch->records) EXPECT_EQ(rec.error, 0);
+        for (const auto& rec : batch->records) {
+          EXPECT_EQ(rec.delivery.state, DeliveryState::kWritten);
+        }
       }
     });
   }
   for (auto& t : threads) t.join();
-  sink->Shutdown(absl::Now() + absl::Seconds(5), absl::Now() + absl::Seconds(6));
+  sink->Shutdown(In(absl::Seconds(5)), In(absl::Seconds(6)));
   EXPECT_EQ(metrics_->delivered().Value(), kThreads * kBatches * kRecords);
   EXPECT_EQ(sink->TrySubmit(MakeBatch(9, 9, 1).get()), SubmitResult::kClosed);
 }
 
-TEST_F(KafkaSinkTest, ShutdownSettlesWhatKafkaNeverTook) {
+TEST_F(KafkaProducerTest, ShutdownSettlesWhatKafkaNeverTook) {
   auto sink = MakeSink(64);
   for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(broker_->cluster(), b);
   std::vector<std::unique_ptr<IngestBatch>> batches;
@@ -112,14 +132,16 @@ TEST_F(KafkaSinkTest, ShutdownSettlesWhatKafkaNeverTook) {
     ASSERT_EQ(sink->TrySubmit(batches.back().get()), SubmitResult::kQueued);
   }
   const absl::Time start = absl::Now();
-  sink->Shutdown(start + absl::Milliseconds(500), start + absl::Seconds(2));
+  sink->Shutdown(In(absl::Milliseconds(500)), In(absl::Seconds(2)));
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   for (const auto& batch : batches) {
     ASSERT_TRUE(batch->IsSettled());
     for (const auto& rec : batch->records) {
-      EXPECT_TRUE(rec.error == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-                  rec.error == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
-          << rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(rec.error));
+      ASSERT_EQ(rec.delivery.state, DeliveryState::kRetryable);
+      const std::string reason = rec.delivery.reason;
+      EXPECT_TRUE(absl::StrContains(reason, "(_PURGE_QUEUE)") ||
+                  absl::StrContains(reason, "(_PURGE_INFLIGHT)"))
+          << reason;
     }
   }
   EXPECT_EQ(metrics_->delivered().Value(), 0);
@@ -129,13 +151,14 @@ TEST_F(KafkaSinkTest, ShutdownSettlesWhatKafkaNeverTook) {
 // longer guarantee order and exactly-once) makes the sink fail what the old
 // producer held, build a new one, and carry on; nothing is reported as
 // delivered that is not in Kafka.
-TEST_F(KafkaSinkTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
+TEST_F(KafkaProducerTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
   std::atomic<int> unreachable{0}, reachable{0};
-  KafkaSinkOptions options;
-  options.brokers = broker_->bootstrap();
-  options.extra_config = {{"statistics.interval.ms", "1000"}};
+  KafkaProducerOptions options;
+  options.kafka.brokers = broker_->bootstrap();
+  options.kafka.extra_config = {{"statistics.interval.ms", "1000"},
+                                {"plugin.library.paths", FEED_KAFKA_TEST_PLUGIN}};
   options.on_reachability = [&](bool up) { ++(up ? reachable : unreachable); };
-  auto created = KafkaSink::Create(options, metrics_.get());
+  auto created = KafkaProducer::Create(options, metrics_.get());
   ASSERT_TRUE(created.ok()) << created.status();
   auto sink = *std::move(created);
   ASSERT_TRUE(sink->EnsureTopic(absl::Seconds(10), nullptr).ok());
@@ -148,10 +171,11 @@ TEST_F(KafkaSinkTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
       absl::SleepFor(absl::Milliseconds(1));
     }
     if (b == 100) {
-      ASSERT_EQ(
-          rd_kafka_test_fatal_error(sink->handle(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-                                    "injected by kafka_sink_test"),
-          RD_KAFKA_RESP_ERR_NO_ERROR);
+      rd_kafka_t* producer = LastClient();
+      ASSERT_NE(producer, nullptr) << "the test plugin saw no client";
+      ASSERT_EQ(rd_kafka_test_fatal_error(producer, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                          "injected by kafka_producer_test"),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
     }
   }
   std::set<std::string> delivered;
@@ -161,7 +185,7 @@ TEST_F(KafkaSinkTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
     while (!batch->IsSettled() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
     ASSERT_TRUE(batch->IsSettled());
     for (const auto& rec : batch->records) {
-      if (rec.error == 0) {
+      if (rec.delivery.state == DeliveryState::kWritten) {
         delivered.insert(batch->item(rec).event_id());
       } else {
         ++failed;
@@ -182,10 +206,10 @@ TEST_F(KafkaSinkTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
   ASSERT_EQ(sink->TrySubmit(after.get()), SubmitResult::kQueued);
   while (!after->IsSettled()) absl::SleepFor(absl::Milliseconds(1));
   for (const auto& rec : after->records) {
-    EXPECT_EQ(rec.error, 0);
+    EXPECT_EQ(rec.delivery.state, DeliveryState::kWritten);
     delivered.insert(after->item(rec).event_id());
   }
-  sink->Shutdown(absl::Now() + absl::Seconds(5), absl::Now() + absl::Seconds(6));
+  sink->Shutdown(In(absl::Seconds(5)), In(absl::Seconds(6)));
 
   const auto records =
       testing::ReadTopic(broker_->bootstrap(), "feed.interactions.v1", delivered.size() + 2000);
@@ -210,17 +234,17 @@ class NoCredentials final : public msk::AwsCredentialsProvider {
 // The mock cluster speaks neither TLS nor SASL, so this checks the wiring up
 // to librdkafka: the refresh callback runs on librdkafka's background thread
 // before anything polls, and its token (or failure) reaches librdkafka.
-TEST_F(KafkaSinkTest, MskIamTokensAreRefreshedInTheBackground) {
+TEST_F(KafkaProducerTest, MskIamTokensAreRefreshedInTheBackground) {
   msk::AwsCredentials credentials;
   credentials.access_key_id = "AKIDEXAMPLE";
   credentials.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-  KafkaSinkOptions options;
-  options.brokers = broker_->bootstrap();
-  options.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
-  options.msk_tokens = std::make_shared<msk::MskTokenProvider>(
+  KafkaProducerOptions options;
+  options.kafka.brokers = broker_->bootstrap();
+  options.kafka.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
+  options.kafka.msk_tokens = std::make_shared<msk::MskTokenProvider>(
       std::make_shared<msk::StaticCredentialsProvider>(credentials), "eu-west-1");
   const double before = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
-  auto sink = KafkaSink::Create(options, metrics_.get());
+  auto sink = KafkaProducer::Create(options, metrics_.get());
   ASSERT_TRUE(sink.ok()) << sink.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (metrics_->msk_token_expiry().Value() == 0 && absl::Now() < deadline) {
@@ -232,13 +256,13 @@ TEST_F(KafkaSinkTest, MskIamTokensAreRefreshedInTheBackground) {
   EXPECT_EQ(metrics_->msk_token_refresh_failures().Value(), 0);
 }
 
-TEST_F(KafkaSinkTest, MskIamTokenFailuresAreCounted) {
-  KafkaSinkOptions options;
-  options.brokers = broker_->bootstrap();
-  options.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
-  options.msk_tokens =
+TEST_F(KafkaProducerTest, MskIamTokenFailuresAreCounted) {
+  KafkaProducerOptions options;
+  options.kafka.brokers = broker_->bootstrap();
+  options.kafka.extra_config = {{"security.protocol", "SASL_PLAINTEXT"}};
+  options.kafka.msk_tokens =
       std::make_shared<msk::MskTokenProvider>(std::make_shared<NoCredentials>(), "eu-west-1");
-  auto sink = KafkaSink::Create(options, metrics_.get());
+  auto sink = KafkaProducer::Create(options, metrics_.get());
   ASSERT_TRUE(sink.ok()) << sink.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (metrics_->msk_token_refresh_failures().Value() == 0 && absl::Now() < deadline) {

@@ -1,4 +1,4 @@
-#include "logging.h"
+#include "common/logging.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "record_json.h"
+#include "common/json_writer.h"
 
 namespace feed_ingest {
 namespace {

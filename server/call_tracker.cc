@@ -1,0 +1,84 @@
+#include "call_tracker.h"
+
+#include <algorithm>
+
+namespace feed_ingest {
+
+CallTracker::Ticket CallTracker::Arrive(Method method, DrainListener* listener) {
+  metrics_->Inflight(method).Increment();
+  Ticket ticket{method, clock_->MonotonicNanos(), false, nullptr};
+  absl::MutexLock lock(&mu_);
+  last_arrival_ns_ = ticket.start_ns;
+  if (draining_) return ticket;
+  ticket.admitted = true;
+  ++admitted_;
+  if (listener != nullptr) {
+    listeners_.insert(listener);
+    ticket.listener = listener;
+  }
+  return ticket;
+}
+
+void CallTracker::Unlisten(const Ticket& ticket) {
+  if (ticket.listener == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(ticket.listener);
+}
+
+void CallTracker::Leave(const Ticket& ticket, int code) {
+  if (code >= 0 && code < static_cast<int>(IngestMetrics::kGrpcCodes)) {
+    metrics_->RequestDuration(ticket.method, code)
+        .Observe(static_cast<double>(clock_->MonotonicNanos() - ticket.start_ns) * 1e-9);
+  }
+  metrics_->Inflight(ticket.method).Decrement();
+  absl::MutexLock lock(&mu_);
+  if (ticket.listener != nullptr) listeners_.erase(ticket.listener);
+  if (ticket.admitted) --admitted_;
+}
+
+void CallTracker::BeginDrain() {
+  absl::MutexLock lock(&mu_);
+  if (draining_) return;
+  draining_ = true;
+  for (DrainListener* listener : listeners_) listener->OnDrain();
+}
+
+bool CallTracker::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
+}
+
+bool CallTracker::WaitIdle(Deadline deadline) const {
+  absl::MutexLock lock(&mu_);
+  while (!Idle()) {
+    const absl::Duration left = deadline.Left(*clock_);
+    if (left <= absl::ZeroDuration()) return false;
+    // Wakes when the count changes, or at the latest when the deadline is
+    // due on the injected clock (a fake one is checked every 100 ms).
+    mu_.AwaitWithTimeout(absl::Condition(this, &CallTracker::Idle),
+                         std::min(left, absl::Milliseconds(100)));
+  }
+  return true;
+}
+
+bool CallTracker::WaitQuiet(absl::Duration quiet, Deadline deadline) const {
+  for (;;) {
+    absl::Duration wait;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Duration since = absl::Nanoseconds(clock_->MonotonicNanos() - last_arrival_ns_);
+      if (since >= quiet) return true;
+      wait = quiet - since;
+    }
+    const absl::Duration left = deadline.Left(*clock_);
+    if (left <= absl::ZeroDuration()) return false;
+    absl::SleepFor(std::min(wait, left));
+  }
+}
+
+int64_t CallTracker::inflight() const {
+  absl::MutexLock lock(&mu_);
+  return admitted_;
+}
+
+}  // namespace feed_ingest

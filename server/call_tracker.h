@@ -1,0 +1,85 @@
+// CallTracker: the calls in flight, and the drain at shutdown.
+//
+// Every call checks in when it arrives and out when it is finished. Once the
+// drain has begun, a call that arrives is only refused (UNAVAILABLE) and
+// nobody waits for it; open streams are told, so they stop reading and
+// finish what they hold. WaitIdle() waits until no admitted call is left.
+//
+//   CallTracker::Ticket t = tracker.Arrive(Method::kIngest, nullptr);
+//   if (!t.admitted) return FinishWithError(UNAVAILABLE);
+//   ...
+//   tracker.Leave(t, grpc::StatusCode::OK);
+//
+//   tracker.BeginDrain();                        // shutdown: no new calls
+//   tracker.WaitIdle(deadline);                  // those in flight finish
+//
+// Thread-safe: any method from any thread. DrainListener::OnDrain() runs
+// under the tracker's lock and must not call back into it.
+#ifndef FEED_INGEST_SERVER_CALL_TRACKER_H_
+#define FEED_INGEST_SERVER_CALL_TRACKER_H_
+
+#include <cstdint>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "metrics.h"
+
+namespace feed_ingest {
+
+// A call that wants to hear when the drain begins (a stream).
+class DrainListener {
+ public:
+  virtual void OnDrain() = 0;
+
+ protected:
+  ~DrainListener() = default;
+};
+
+class CallTracker {
+ public:
+  struct Ticket {
+    Method method;
+    int64_t start_ns;  // Clock::MonotonicNanos() at arrival.
+    bool admitted;     // False: the drain had begun; answer UNAVAILABLE.
+    DrainListener* listener;
+  };
+
+  CallTracker(IngestMetrics* metrics, const Clock* clock) : metrics_(metrics), clock_(clock) {}
+
+  // A call has arrived. `listener` (may be null) hears of the drain until
+  // Leave(); OnDrain() is never called from inside Arrive().
+  Ticket Arrive(Method method, DrainListener* listener);
+  // The call is finished with `code` (a grpc::StatusCode).
+  void Leave(const Ticket& ticket, int code);
+  // The listener no longer needs to hear of the drain (its call is ending).
+  void Unlisten(const Ticket& ticket);
+
+  // From now on calls are refused and listeners are told.
+  void BeginDrain();
+  bool draining() const;
+  // True once no admitted call is in flight, false if `deadline` came first.
+  bool WaitIdle(Deadline deadline) const;
+  // True once no call has arrived for `quiet`, false if `deadline` came
+  // first. After the drain: a caller whose call raced it is refused here
+  // (UNAVAILABLE), rather than cancelled by the server's own shutdown.
+  bool WaitQuiet(absl::Duration quiet, Deadline deadline) const;
+
+  int64_t inflight() const;
+
+ private:
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return admitted_ == 0; }
+
+  IngestMetrics* const metrics_;
+  const Clock* const clock_;
+  mutable absl::Mutex mu_;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t admitted_ ABSL_GUARDED_BY(mu_) = 0;  // Admitted and not yet left.
+  int64_t last_arrival_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<DrainListener*> listeners_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_CALL_TRACKER_H_

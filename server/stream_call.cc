@@ -1,0 +1,218 @@
+#include "stream_call.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "stages/submit.h"
+
+namespace feed_ingest {
+namespace {
+
+using ::feed::interactions::v1::IngestResponse;
+
+constexpr absl::Duration kMinBackoff = absl::Milliseconds(1);
+constexpr absl::Duration kMaxBackoff = absl::Milliseconds(50);
+
+}  // namespace
+
+void StreamCall::Await(const CallServices& services, grpc::ServerCompletionQueue* cq) {
+  new StreamCall(services, cq);
+}
+
+StreamCall::StreamCall(const CallServices& services, grpc::ServerCompletionQueue* cq)
+    : services_(services),
+      cq_(cq),
+      stream_(&context_),
+      backoff_(kMinBackoff),
+      on_arrived_(this, &StreamCall::OnArrived),
+      on_read_(this, &StreamCall::OnRead),
+      on_write_(this, &StreamCall::OnWrite),
+      on_retry_(this, &StreamCall::OnRetry),
+      on_drain_(this, &StreamCall::OnDrainAlarm),
+      on_finished_(this, &StreamCall::OnFinished) {
+  on_arrived_.Started();
+  services_.grpc_service->RequestStream(&context_, &stream_, cq_, cq_, &on_arrived_);
+}
+
+StreamCall::~StreamCall() {
+  delete reading_into_;  // A buffer no read will fill any more.
+}
+
+void StreamCall::OnArrived(bool ok) {
+  if (!ok) {  // The server is shutting down; no call came.
+    phase_ = Phase::kFinished;
+    return;
+  }
+  Await(services_, cq_);
+  phase_ = Phase::kOpen;
+  // Armed before the tracker can tell of the drain: OnDrain() cancels it.
+  on_drain_.Started();
+  drain_alarm_.Set(cq_, gpr_inf_future(GPR_CLOCK_MONOTONIC), &on_drain_);
+  ticket_ = services_.tracker->Arrive(Method::kStream, this);
+  if (!ticket_.admitted) {
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
+    return;
+  }
+  caller_ = CallerOf(context_);
+  Admission admission;
+  admission.method = Method::kStream;
+  admission.caller = caller_;
+  StageOutcome outcome = services_.path->Open(admission);
+  if (outcome.step() != StageStep::kNext) End(ToGrpcStatus(outcome.status()));
+}
+
+void StreamCall::OnRead(bool ok) {
+  if (!ok) {  // The client half-closed, or the call is over.
+    if (phase_ == Phase::kOpen) phase_ = Phase::kClosing;
+    return;
+  }
+  if (phase_ != Phase::kOpen && phase_ != Phase::kClosing) return;
+  // Everything read is answered, even when the call is ending.
+  Request* request = reading_into_;
+  reading_into_ = nullptr;
+  request->batch.received_ns = services_.clock->MonotonicNanos();
+  request->admission.method = Method::kStream;
+  request->admission.caller = caller_;
+  request->admission.deadline = DeadlineOf(context_, *services_.clock);
+  request->admission.batch = &request->batch;
+  Admit(request);
+}
+
+void StreamCall::Admit(Request* request) {
+  const IngestPath& path = *services_.path;
+  const StageOutcome outcome = path.Admit(request->admission);
+  switch (outcome.step()) {
+    case StageStep::kQueued:
+      ++with_kafka_;  // OnSettled() comes next.
+      backoff_ = kMinBackoff;
+      return;
+    case StageStep::kNext:
+    case StageStep::kAnswer:
+      Answer(request);
+      return;
+    case StageStep::kBackOff: {
+      // Backpressure: the stream is not read until this request fits.
+      held_ = request;
+      const absl::Duration wait = std::max(outcome.retry_after(), backoff_);
+      backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+      on_retry_.Started();
+      retry_alarm_.Set(cq_, absl::ToChronoTime(absl::Now() + wait), &on_retry_);
+      return;
+    }
+    case StageStep::kRefuse: {
+      // Items already examined are answered; the call ends either way.
+      if (request->batch.examined()) {
+        IngestResponse response;
+        path.Refuse(request->admission, outcome, &response);
+        Enqueue(std::move(response));
+      }
+      delete request;
+      End(ToGrpcStatus(outcome.status()));
+      return;
+    }
+  }
+}
+
+void StreamCall::OnRetry(bool /*ok*/) {
+  Request* request = held_;
+  held_ = nullptr;
+  Admit(request);
+}
+
+void StreamCall::OnSettled(Request* request) {
+  --with_kafka_;
+  // Acquire: makes the producer thread's verdicts visible (see IngestBatch).
+  const bool settled = request->batch.IsSettled();
+  assert(settled);
+  (void)settled;
+  Answer(request);
+}
+
+void StreamCall::Answer(Request* request) {
+  IngestResponse response;
+  services_.path->Answer(request->admission, &response);
+  delete request;
+  Enqueue(std::move(response));
+}
+
+void StreamCall::Enqueue(IngestResponse response) {
+  if (client_gone_) return;
+  outbox_.push_back(std::move(response));
+}
+
+void StreamCall::OnWrite(bool ok) {
+  outbox_.pop_front();
+  if (!ok) {  // The client is gone: answers can no longer be delivered.
+    client_gone_ = true;
+    outbox_.clear();
+    End(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+  }
+}
+
+void StreamCall::OnDrainAlarm(bool /*ok*/) {
+  // Cancelled either by the drain or by MaybeFinish(); only the first matters.
+  End(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
+}
+
+void StreamCall::OnFinished(bool /*ok*/) {
+  services_.tracker->Leave(ticket_, static_cast<int>(end_status_.error_code()));
+  phase_ = Phase::kFinished;
+}
+
+void StreamCall::End(const grpc::Status& status) {
+  if (phase_ != Phase::kOpen && phase_ != Phase::kClosing) return;
+  phase_ = Phase::kClosing;
+  if (end_status_.ok()) end_status_ = status;
+}
+
+void StreamCall::Step() {
+  switch (phase_) {
+    case Phase::kWaitingForCall:
+    case Phase::kFinishing:
+      return;
+    case Phase::kOpen:
+      MaybeRead();
+      MaybeWrite();
+      return;
+    case Phase::kClosing:
+      MaybeWrite();
+      MaybeFinish();
+      return;
+    case Phase::kFinished:
+      if (!HoldsTags()) delete this;
+      return;
+  }
+}
+
+void StreamCall::MaybeRead() {
+  if (on_read_.busy() || held_ != nullptr || with_kafka_ >= services_.stream_window) return;
+  // Each request is read straight into the arena of its own batch.
+  if (reading_into_ == nullptr) reading_into_ = new Request(this);
+  on_read_.Started();
+  stream_.Read(&reading_into_->batch.request(), &on_read_);
+}
+
+void StreamCall::MaybeWrite() {
+  if (on_write_.busy() || outbox_.empty()) return;
+  on_write_.Started();
+  stream_.Write(outbox_.front(), &on_write_);
+}
+
+void StreamCall::MaybeFinish() {
+  if (with_kafka_ > 0 || held_ != nullptr || on_write_.busy() || !outbox_.empty()) return;
+  // An OK finish promises the client's half-close was seen (end_status_ is
+  // OK in kClosing only then); a non-OK one may leave a read pending.
+  services_.tracker->Unlisten(ticket_);
+  drain_alarm_.Cancel();
+  phase_ = Phase::kFinishing;
+  on_finished_.Started();
+  stream_.Finish(end_status_, &on_finished_);
+}
+
+bool StreamCall::HoldsTags() const {
+  return on_arrived_.busy() || on_read_.busy() || on_write_.busy() || on_retry_.busy() ||
+         on_drain_.busy() || on_finished_.busy() || with_kafka_ > 0;
+}
+
+}  // namespace feed_ingest
