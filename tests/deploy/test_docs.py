@@ -151,5 +151,50 @@ class Guides(unittest.TestCase):
             self.assertIn(phrase, text)
 
 
+class ArchitectureDoc(unittest.TestCase):
+    """docs/architecture.md names files and functions; they must exist, so
+    the map of the round trip stays true as the code moves."""
+
+    def setUp(self):
+        with open(os.path.join(ds.REPO, "docs", "architecture.md"), encoding="utf-8") as f:
+            self.text = f.read()
+        self.sources = {}
+        for top in ("server", "tests"):
+            for root, _, files in os.walk(os.path.join(ds.REPO, top)):
+                if "node_modules" in root:
+                    continue
+                for name in files:
+                    if name.endswith((".h", ".cc")):
+                        path = os.path.join(root, name)
+                        with open(path, encoding="utf-8") as f:
+                            self.sources[os.path.relpath(path, ds.REPO)] = f.read()
+
+    def test_files_named_exist(self):
+        names = set(re.findall(r"\b([\w/]+\.(?:h|cc))\b", self.text))
+        self.assertGreater(len(names), 15)
+        for name in names:
+            with self.subTest(file=name):
+                self.assertTrue(any(p == name or p.endswith("/" + name) for p in self.sources),
+                                "docs/architecture.md names %s, which does not exist" % name)
+
+    def test_functions_named_exist(self):
+        # Ours only: grpc::Server::Shutdown and the like are qualified.
+        calls = set(re.findall(r"(?<![:\w])([A-Z]\w+)::(~?[A-Z]\w+)\b", self.text))
+        self.assertGreater(len(calls), 10)
+        code = "\n".join(self.sources.values())
+        for cls, member in calls:
+            with self.subTest(name="%s::%s" % (cls, member)):
+                declared = re.search(r"\b(class|struct) %s\b" % re.escape(cls), code)
+                self.assertTrue(declared, "no class %s" % cls)
+                self.assertRegex(code, r"\b%s\b" % re.escape(member),
+                                 "docs/architecture.md names %s::%s" % (cls, member))
+
+    def test_headers_point_to_it(self):
+        for header in ("server/ingest_batch.h", "server/ingest_path.h", "server/kafka_producer.h",
+                       "server/unary_call.h", "server/stream_call.h"):
+            with self.subTest(header=header):
+                self.assertIn("docs/architecture.md", self.sources[header])
+
+
 if __name__ == "__main__":
     ds.main()
