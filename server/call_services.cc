@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/match.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace feed_ingest {
 
@@ -19,6 +20,20 @@ Caller CallerOf(const grpc::ServerContext& context) {
     }
   }
   return caller;
+}
+
+absl::Status ParseRequest(grpc::ByteBuffer* bytes, wire::IngestRequest* out) {
+  bool parsed = false;
+  {
+    grpc::ProtoBufferReader reader(bytes);
+    parsed = reader.status().ok() && out->ParseFromZeroCopyStream(&reader);
+  }
+  bytes->Clear();
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        "the message is not a feed.interactions.v1.IngestRequest (protobuf could not parse it)");
+  }
+  return absl::OkStatus();
 }
 
 Deadline DeadlineOf(const grpc::ServerContext& context, const Clock& clock) {

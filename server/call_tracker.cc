@@ -4,7 +4,7 @@
 
 namespace feed_ingest {
 
-CallTracker::Ticket CallTracker::Arrive(Method method, DrainListener* listener) {
+CallTracker::Ticket CallTracker::Arrive(Method method, CallListener* listener) {
   metrics_->Inflight(method).Increment();
   Ticket ticket{method, clock_->MonotonicNanos(), false, nullptr};
   absl::MutexLock lock(&mu_);
@@ -23,6 +23,33 @@ void CallTracker::Unlisten(const Ticket& ticket) {
   if (ticket.listener == nullptr) return;
   absl::MutexLock lock(&mu_);
   listeners_.erase(ticket.listener);
+  rechecking_.erase(ticket.listener);
+}
+
+void CallTracker::RecheckCallers() {
+  absl::MutexLock lock(&mu_);
+  for (CallListener* listener : listeners_) {
+    auto [it, first] = rechecking_.try_emplace(listener, false);
+    if (first) {
+      listener->OnRecheck();
+    } else {
+      it->second = true;  // Its alarm is down already: fire again on Rearm().
+    }
+  }
+}
+
+void CallTracker::Rearm(const Ticket& ticket) {
+  absl::MutexLock lock(&mu_);
+  if (!listeners_.contains(ticket.listener)) return;
+  auto it = rechecking_.find(ticket.listener);
+  const bool again = it != rechecking_.end() && it->second;
+  if (again) {
+    it->second = false;
+  } else if (it != rechecking_.end()) {
+    rechecking_.erase(it);
+  }
+  ticket.listener->ArmRecheck();
+  if (again) ticket.listener->OnRecheck();
 }
 
 void CallTracker::Leave(const Ticket& ticket, int code) {
@@ -32,7 +59,10 @@ void CallTracker::Leave(const Ticket& ticket, int code) {
   }
   metrics_->Inflight(ticket.method).Decrement();
   absl::MutexLock lock(&mu_);
-  if (ticket.listener != nullptr) listeners_.erase(ticket.listener);
+  if (ticket.listener != nullptr) {
+    listeners_.erase(ticket.listener);
+    rechecking_.erase(ticket.listener);
+  }
   if (ticket.admitted) --admitted_;
 }
 
@@ -40,7 +70,7 @@ void CallTracker::BeginDrain() {
   absl::MutexLock lock(&mu_);
   if (draining_) return;
   draining_ = true;
-  for (DrainListener* listener : listeners_) listener->OnDrain();
+  for (CallListener* listener : listeners_) listener->OnDrain();
 }
 
 bool CallTracker::draining() const {

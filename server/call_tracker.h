@@ -13,7 +13,7 @@
 //   tracker.BeginDrain();                        // shutdown: no new calls
 //   tracker.WaitIdle(deadline);                  // those in flight finish
 //
-// Thread-safe: any method from any thread. DrainListener::OnDrain() runs
+// Thread-safe: any method from any thread. CallListener::OnDrain() runs
 // under the tracker's lock and must not call back into it.
 #ifndef FEED_INGEST_SERVER_CALL_TRACKER_H_
 #define FEED_INGEST_SERVER_CALL_TRACKER_H_
@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
@@ -28,13 +29,20 @@
 
 namespace feed_ingest {
 
-// A call that wants to hear when the drain begins (a stream).
-class DrainListener {
+// A call that wants to hear of the drain, and of a reload of the tokens (a
+// stream: it must stop, or check its caller again, even while idle). Both
+// run under the tracker's lock, on the thread that drains or reloads; each
+// should only post an event to the call's own queue.
+class CallListener {
  public:
   virtual void OnDrain() = 0;
+  // Its recheck alarm is to fire; CallTracker::Rearm() arms it again.
+  virtual void OnRecheck() = 0;
+  // Called by Rearm(), under the lock: arm the recheck alarm.
+  virtual void ArmRecheck() = 0;
 
  protected:
-  ~DrainListener() = default;
+  ~CallListener() = default;
 };
 
 class CallTracker {
@@ -43,14 +51,14 @@ class CallTracker {
     Method method;
     int64_t start_ns;  // Clock::MonotonicNanos() at arrival.
     bool admitted;     // False: the drain had begun; answer UNAVAILABLE.
-    DrainListener* listener;
+    CallListener* listener;
   };
 
   CallTracker(IngestMetrics* metrics, const Clock* clock) : metrics_(metrics), clock_(clock) {}
 
   // A call has arrived. `listener` (may be null) hears of the drain until
   // Leave(); OnDrain() is never called from inside Arrive().
-  Ticket Arrive(Method method, DrainListener* listener);
+  Ticket Arrive(Method method, CallListener* listener);
   // The call is finished with `code` (a grpc::StatusCode).
   void Leave(const Ticket& ticket, int code);
   // The listener no longer needs to hear of the drain (its call is ending).
@@ -58,6 +66,11 @@ class CallTracker {
 
   // From now on calls are refused and listeners are told.
   void BeginDrain();
+  // The tokens were reloaded: every listener checks its caller again.
+  void RecheckCallers();
+  // A listener has checked its caller: arm its recheck again. When another
+  // recheck came in the meantime, it fires again at once.
+  void Rearm(const Ticket& ticket);
   bool draining() const;
   // True once no admitted call is in flight, false if `deadline` came first.
   bool WaitIdle(Deadline deadline) const;
@@ -77,7 +90,9 @@ class CallTracker {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   int64_t admitted_ ABSL_GUARDED_BY(mu_) = 0;  // Admitted and not yet left.
   int64_t last_arrival_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_set<DrainListener*> listeners_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<CallListener*> listeners_ ABSL_GUARDED_BY(mu_);
+  // Told to recheck and not yet rearmed; true: told again meanwhile.
+  absl::flat_hash_map<CallListener*, bool> rechecking_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace feed_ingest

@@ -1,7 +1,8 @@
 // IngestBatch: one request on its way to Kafka, and the verdict for each of
 // its items. The round trip it makes is drawn in docs/architecture.md.
 //
-// A gRPC worker parses the request into the batch, the stages fill
+// A gRPC worker parses the request into the batch (wire/ingest_wire.proto:
+// bytes where the contract has string), the stages fill
 // `invalid` and `records`, and the submit stage hands the batch to a
 // DeliverySink (the Kafka producer thread). The sink settles every record
 // with a Delivery; the last Settle() calls the batch's SettleNotifier, which
@@ -28,9 +29,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "feed/interactions/v1/interactions.pb.h"
 #include "google/protobuf/arena.h"
 #include "verdict.h"
+#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest {
 
@@ -75,12 +76,11 @@ class IngestBatch {
   explicit IngestBatch(SettleNotifier notifier = {})
       : notifier_(notifier),
         arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
-        request_(google::protobuf::Arena::CreateMessage<::feed::interactions::v1::IngestRequest>(
-            &arena_)) {}
+        request_(google::protobuf::Arena::CreateMessage<wire::IngestRequest>(&arena_)) {}
   IngestBatch(const IngestBatch&) = delete;
   IngestBatch& operator=(const IngestBatch&) = delete;
 
-  const ::feed::interactions::v1::Interaction& item(const Record& r) const {
+  const wire::Interaction& item(const Record& r) const {
     return request_->interactions(static_cast<int>(r.index));
   }
   absl::string_view value(const Record& r) const {
@@ -111,10 +111,12 @@ class IngestBatch {
   // Worker: true once every record is settled; the verdicts are then visible.
   bool IsSettled() const { return outstanding_.load(std::memory_order_acquire) == 0; }
 
-  // The request, parsed by gRPC straight into this batch's arena, so its
-  // items cost no allocation of their own. librdkafka reads its keys.
-  ::feed::interactions::v1::IngestRequest& request() { return *request_; }
-  const ::feed::interactions::v1::IngestRequest& request() const { return *request_; }
+  // The request, parsed straight into this batch's arena (as wire/ingest_wire.proto
+  // reads it), so its items cost no allocation of their own. librdkafka reads
+  // its keys.
+  wire::IngestRequest& request() { return *request_; }
+  const wire::IngestRequest& request() const { return *request_; }
+  google::protobuf::Arena& arena() { return arena_; }
 
   std::string values;  // Every record's JSON, back to back.
   std::vector<Record> records;
@@ -127,7 +129,7 @@ class IngestBatch {
   // The arena starts in this block; a larger request grows it from the heap.
   alignas(16) char arena_block_[4096];
   google::protobuf::Arena arena_;
-  ::feed::interactions::v1::IngestRequest* const request_;
+  wire::IngestRequest* const request_;
 
   static google::protobuf::ArenaOptions ArenaOptions(char* block, size_t size) {
     google::protobuf::ArenaOptions options;

@@ -20,6 +20,7 @@
 #include "process_metrics.h"
 #include "stages/admit.h"
 #include "stages/authenticate.h"
+#include "stages/budget.h"
 #include "stages/encode.h"
 #include "stages/submit.h"
 #include "stages/validate.h"
@@ -28,6 +29,7 @@ namespace feed_ingest {
 namespace {
 
 constexpr char kServiceName[] = "feed.interactions.v1.InteractionIngest";
+constexpr char kEmbeddedBrokers[] = "embedded";
 constexpr absl::Duration kQuietBeforeShutdown = absl::Milliseconds(50);
 constexpr absl::Duration kQuietAtMost = absl::Milliseconds(250);
 
@@ -83,9 +85,16 @@ int Millis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
 }
 
-void ApplyLimits(const GrpcLimits& l, grpc::ServerBuilder* builder) {
+void ApplyLimits(const GrpcLimits& l, int64_t quota_bytes, grpc::ServerBuilder* builder) {
   builder->SetMaxReceiveMessageSize(l.max_receive_message_bytes);
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, l.max_concurrent_streams);
+  // Each stream's flow-control window stays at 64 KiB: a stream the service
+  // does not read (no memory for it, or a client that reads no answers) holds
+  // at most that much in gRPC's buffers. With BDP probing the window would
+  // grow to megabytes, until gRPC's quota ran out and it began cancelling
+  // calls whose answers were owed.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                               Millis(l.min_ping_interval));
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
@@ -100,7 +109,7 @@ void ApplyLimits(const GrpcLimits& l, grpc::ServerBuilder* builder) {
                                 Millis(l.max_connection_age_grace));
   }
   grpc::ResourceQuota quota("feed-ingest");
-  quota.Resize(static_cast<size_t>(l.memory_quota_bytes));
+  quota.Resize(static_cast<size_t>(quota_bytes));
   builder->SetResourceQuota(quota);
 }
 
@@ -121,6 +130,13 @@ absl::Status IngestServer::Init() {
   clock_ = options_.clock != nullptr ? options_.clock : &Clock::Real();
   brokers_ = options_.brokers;
   if (brokers_.empty()) {
+    // A deployment that lost its broker list must not answer "accepted" for
+    // events held only in memory.
+    return absl::InvalidArgumentError(
+        "no Kafka brokers: give --brokers=host:port,... (FEED_INGEST_BROKERS), or "
+        "--brokers=embedded for the in-memory development broker");
+  }
+  if (brokers_ == kEmbeddedBrokers) {
     EmbeddedBrokerOptions broker_options;
     broker_options.topic = options_.topic;
     auto broker = EmbeddedBroker::Start(broker_options);
@@ -128,17 +144,31 @@ absl::Status IngestServer::Init() {
     embedded_ = *std::move(broker);
     brokers_ = embedded_->bootstrap();
     Log(LogLevel::kWarning,
-        "embedded broker started: in memory, for development only; give --brokers for "
-        "real Kafka",
+        "embedded broker started (--brokers=embedded): in memory, for development only; "
+        "give --brokers=host:port,... for real Kafka",
         {{"bootstrap", brokers_}, {"topic", options_.topic}, {"partitions", "6"}});
   }
 
   registry_ = std::make_shared<prometheus::Registry>();
   metrics_ = std::make_unique<IngestMetrics>(*registry_);
   metrics_->PublishBuildInfo(grpc::Version(), rd_kafka_version_str());
+  // --memory-limit, shared out: gRPC's buffers, librdkafka's queue (whose
+  // records are also the requests' own, so counted there too), and the rest
+  // for the requests and answers in between.
+  const int64_t grpc_quota_bytes = options_.grpc.memory_quota_bytes > 0
+                                       ? options_.grpc.memory_quota_bytes
+                                       : options_.memory_limit / 4;
+  if (grpc_quota_bytes >= options_.memory_limit) {
+    return absl::InvalidArgumentError(
+        "--memory-quota-bytes must be less than --memory-limit, which it is a part of");
+  }
+  budget_ = std::make_unique<MemoryBudget>(options_.memory_limit - grpc_quota_bytes);
+  metrics_->memory_limit().Set(static_cast<double>(options_.memory_limit));
+
   if (!options_.metrics_listen.empty()) {
     auto http = MetricsHttpServer::Start(options_.metrics_listen,
-                                         {registry_, std::make_shared<ProcessMetrics>()},
+                                         {registry_, std::make_shared<ProcessMetrics>(),
+                                          std::make_shared<MemoryMetrics>(budget_.get())},
                                          [this] { return ready(); });
     if (!http.ok()) return http.status();
     http_ = *std::move(http);
@@ -146,6 +176,7 @@ absl::Status IngestServer::Init() {
 
   KafkaProducerOptions producer_options;
   producer_options.kafka.brokers = brokers_;
+  producer_options.kafka.queue_bytes = options_.memory_limit / 4;
   producer_options.kafka.topic = options_.topic;
   producer_options.kafka.extra_config = options_.kafka_config;
   producer_options.ring_capacity = options_.ring_capacity;
@@ -188,12 +219,14 @@ absl::Status IngestServer::Init() {
   stages.push_back(std::make_unique<AuthenticateStage>(auth_.get()));
   stages.push_back(std::make_unique<AdmitStage>(options_.max_batch, clock_));
   stages.push_back(std::make_unique<ValidateStage>(validator_.get(), clock_, metrics_.get()));
+  stages.push_back(std::make_unique<BudgetStage>(budget_.get()));
   stages.push_back(std::make_unique<EncodeStage>());
   stages.push_back(std::make_unique<SubmitStage>(producer_.get()));
   path_ = std::make_unique<IngestPath>(std::move(stages), metrics_.get());
 
   tracker_ = std::make_unique<CallTracker>(metrics_.get(), clock_);
-  service_ = std::make_unique<IngestService>(path_.get(), tracker_.get(), clock_, options_.service);
+  service_ = std::make_unique<IngestService>(path_.get(), tracker_.get(), clock_, budget_.get(),
+                                             options_.service);
 
   auto credentials = ServerCredentials(options_.security);
   if (!credentials.ok()) return credentials.status();
@@ -201,7 +234,7 @@ absl::Status IngestServer::Init() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, *credentials, &grpc_port_);
-  ApplyLimits(options_.grpc, &builder);
+  ApplyLimits(options_.grpc, options_.memory_limit - budget_->limit(), &builder);
   service_->RegisterWith(&builder);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || grpc_port_ == 0) {
@@ -243,6 +276,8 @@ absl::Status IngestServer::ReloadTokens() {
   absl::Status s = auth_->Reload();
   if (s.ok()) {
     Log(LogLevel::kInfo, "tokens reloaded", {{"tokens", absl::StrCat(auth_->size())}});
+    // Open streams check their callers again: a revoked token ends its streams.
+    if (tracker_ != nullptr) tracker_->RecheckCallers();
   } else {
     Log(LogLevel::kError, "tokens not reloaded; the old ones stay",
         {{"error", std::string(s.message())}});

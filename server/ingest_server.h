@@ -3,7 +3,8 @@
 //
 //   ServerOptions options;
 //   options.listen = "127.0.0.1:0";              // port 0: pick a free one
-//   auto server = IngestServer::Start(options);  // embedded broker: no brokers
+//   options.brokers = "embedded";               // the in-memory development broker
+//   auto server = IngestServer::Start(options);
 //   ... (*server)->grpc_port() ...
 //   (*server)->Shutdown();                       // bounded by shutdown_timeout
 //
@@ -27,6 +28,7 @@
 #include "ingest_path.h"
 #include "ingest_service.h"
 #include "kafka_producer.h"
+#include "memory_budget.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prometheus/registry.h"
@@ -52,7 +54,8 @@ struct GrpcLimits {
   // after scaling; calls get max_connection_age_grace to finish.
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(5);
-  int64_t memory_quota_bytes = 256 << 20;  // gRPC's buffers, all connections.
+  // gRPC's buffers, all connections; 0: a quarter of memory_limit.
+  int64_t memory_quota_bytes = 0;
 };
 
 // TLS and tokens. Empty strings: off.
@@ -66,7 +69,9 @@ struct SecurityOptions {
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics endpoint.
-  std::string brokers;                          // Empty: start an embedded broker.
+  // host:port,...; "embedded" starts the in-memory development broker.
+  // Empty is refused.
+  std::string brokers;
   std::string topic = kDefaultTopic;
   bool create_topic = false;
   int replication_factor = 3;
@@ -77,6 +82,10 @@ struct ServerOptions {
   ValidationLimits limits;
   size_t max_batch = 1000;
   size_t ring_capacity = 1024;
+  // Everything held for callers, in bytes: gRPC's buffers (a quarter, unless
+  // grpc.memory_quota_bytes says otherwise), librdkafka's queue (bounded at
+  // a quarter), and the requests and answers in between (the rest).
+  int64_t memory_limit = int64_t{256} << 20;
   ServiceOptions service;
   GrpcLimits grpc;
   SecurityOptions security;
@@ -137,6 +146,7 @@ class IngestServer {
   absl::Mutex readiness_mu_;  // Orders concurrent UpdateReadiness() calls.
   std::unique_ptr<InteractionValidator> validator_;
   std::unique_ptr<TokenAuthenticator> auth_;
+  std::unique_ptr<MemoryBudget> budget_;
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<IngestPath> path_;
   std::unique_ptr<CallTracker> tracker_;

@@ -3,7 +3,7 @@
 // themselves are UnaryCall and StreamCall; what they need from the server
 // they get as CallServices.
 //
-//   IngestService service(call_services, {.completion_queues = 2});
+//   IngestService service(&path, &tracker, &clock, &budget, {.completion_queues = 2});
 //   grpc::ServerBuilder builder;
 //   service.RegisterWith(&builder);
 //   auto server = builder.BuildAndStart();
@@ -39,9 +39,9 @@ struct ServiceOptions {
 
 class IngestService {
  public:
-  // `path` and `tracker` must outlive the service.
+  // `path`, `tracker` and `budget` must outlive the service.
   IngestService(const IngestPath* path, CallTracker* tracker, const Clock* clock,
-                ServiceOptions options);
+                MemoryBudget* budget, ServiceOptions options);
   ~IngestService();
   IngestService(const IngestService&) = delete;
   IngestService& operator=(const IngestService&) = delete;
@@ -53,7 +53,7 @@ class IngestService {
 
  private:
   const ServiceOptions options_;
-  ::feed::interactions::v1::InteractionIngest::AsyncService service_;
+  RawIngestService service_;
   CallServices call_services_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::vector<std::thread> workers_;

@@ -1,7 +1,9 @@
 #include "kafka_config.h"
 
+#include <algorithm>
 #include <string_view>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
@@ -13,6 +15,44 @@ absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::s
   char err[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
     return absl::InvalidArgumentError(absl::StrCat("Kafka property ", key, ": ", err));
+  }
+  return absl::OkStatus();
+}
+
+// The value librdkafka holds for `key` (aliases resolved: acks reads back as
+// "-1" for all), or "" when it has none.
+std::string Get(const rd_kafka_conf_t* conf, const char* key) {
+  char value[256];
+  size_t size = sizeof(value);
+  if (rd_kafka_conf_get(conf, key, value, &size) != RD_KAFKA_CONF_OK) return "";
+  return value;
+}
+
+// Settings the contract rests on. An operator's --kafka-config may change
+// anything else; these it may not, whatever spelling (alias) it uses.
+absl::Status CheckContract(const rd_kafka_conf_t* conf) {
+  auto refuse = [](const char* key, const std::string& value, const char* why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kafka-config: ", key, "=", value, " is refused: ", why));
+  };
+  if (const std::string acks = Get(conf, "acks"); acks != "-1") {
+    return refuse("acks", acks,
+                  "an accepted event must be held by every in-sync replica (acks=all)");
+  }
+  if (const std::string v = Get(conf, "enable.idempotence"); v != "true") {
+    return refuse("enable.idempotence", v,
+                  "without the idempotent producer a retry can write an event twice or out of "
+                  "order");
+  }
+  if (const std::string v = Get(conf, "delivery.report.only.error"); v != "false") {
+    return refuse("delivery.report.only.error", v,
+                  "every answer waits for the delivery report of each of its records");
+  }
+  const std::string in_flight = Get(conf, "max.in.flight.requests.per.connection");
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(in_flight, &n) || n > 5) {
+    return refuse("max.in.flight.requests.per.connection", in_flight,
+                  "above 5 the idempotent producer cannot keep each partition's order");
   }
   return absl::OkStatus();
 }
@@ -32,6 +72,8 @@ absl::StatusOr<std::unique_ptr<KafkaConfig>> KafkaConfig::Create(KafkaOptions op
       {"client.id", "feed-ingest"},
       {"enable.idempotence", "true"},
       {"acks", "all"},
+      // What idempotence allows at most (librdkafka would cap it to this).
+      {"max.in.flight.requests.per.connection", "5"},
       {"compression.codec", "snappy"},
       {"partitioner", "murmur2_random"},
       {"linger.ms", "5"},
@@ -47,10 +89,11 @@ absl::StatusOr<std::unique_ptr<KafkaConfig>> KafkaConfig::Create(KafkaOptions op
       // default backs off to 10 s), so service resumes soon after Kafka does.
       {"reconnect.backoff.max.ms", "2000"},
       // The producer's queue, bounded in messages and in bytes (librdkafka's
-      // byte bound is 1 GiB): at most ~64 MiB of records wait in it, and when
-      // it is full callers are told RESOURCE_EXHAUSTED or their stream waits.
+      // byte bound is 1 GiB; ours is a share of --memory-limit), and when it
+      // is full callers are told RESOURCE_EXHAUSTED or their stream waits.
       {"queue.buffering.max.messages", "100000"},
-      {"queue.buffering.max.kbytes", "65536"},
+      {"queue.buffering.max.kbytes",
+       absl::StrCat(std::max<int64_t>(1, config->options_.queue_bytes >> 10))},
       // A broker that takes the TCP connection but never finishes the
       // handshake is given up after 10 s (librdkafka: 30 s), well inside
       // message.timeout.ms, so another broker can be tried.
@@ -71,6 +114,7 @@ absl::StatusOr<std::unique_ptr<KafkaConfig>> KafkaConfig::Create(KafkaOptions op
   for (const auto& [key, value] : config->options_.extra_config) {
     if (auto s = SetConf(conf, key, value); !s.ok()) return s;
   }
+  if (absl::Status s = CheckContract(conf); !s.ok()) return s;
   rd_kafka_conf_set_opaque(conf, config.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaConfig::OnDelivery);
   rd_kafka_conf_set_error_cb(conf, &KafkaConfig::OnError);
@@ -113,8 +157,8 @@ void KafkaConfig::OnError(rd_kafka_t* rk, int err, const char* reason, void* opa
                                                       reason);
 }
 
-int KafkaConfig::OnStats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
-  static_cast<KafkaConfig*>(opaque)->events_->OnStats(absl::string_view(json, len));
+int KafkaConfig::OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque) {
+  static_cast<KafkaConfig*>(opaque)->events_->OnStats(rk, absl::string_view(json, len));
   return 0;  // librdkafka frees `json`.
 }
 

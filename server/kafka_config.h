@@ -35,7 +35,7 @@ class KafkaEvents {
  public:
   virtual void OnDelivery(const rd_kafka_message_t& message) = 0;
   virtual void OnError(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason) = 0;
-  virtual void OnStats(absl::string_view json) = 0;
+  virtual void OnStats(rd_kafka_t* rk, absl::string_view json) = 0;
 
  protected:
   ~KafkaEvents() = default;

@@ -25,6 +25,8 @@ struct KafkaOptions {
   // first one is there before anything polls. `extra_config` may still
   // override security.protocol (e.g. to test without TLS).
   std::shared_ptr<msk::MskTokenProvider> msk_tokens;
+  // librdkafka's queue, bounded in bytes (queue.buffering.max.kbytes).
+  int64_t queue_bytes = int64_t{64} << 20;
 };
 
 // What the topic must look like when it is created at start.

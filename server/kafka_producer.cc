@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -21,7 +22,13 @@ namespace {
 
 constexpr int64_t kPublishEveryNs = 50'000'000;  // Metrics flush: 20 times a second.
 constexpr size_t kBatchesPerRound = 64;          // Then serve delivery reports.
+constexpr int64_t kPurgeRetiredEveryNs = 100'000'000;
 constexpr absl::Duration kPurgeGrace = absl::Seconds(5);
+// When a rebuilt producer hits the same fatal error again (credentials the
+// cluster refuses, say), rebuilding at once would only spin: wait 1 s, then
+// twice as long each time, up to 30 s.
+constexpr absl::Duration kFirstRebuildBackoff = absl::Seconds(1);
+constexpr absl::Duration kMaxRebuildBackoff = absl::Seconds(30);
 
 // "kafka: <description> (<name>)" for every librdkafka error code, made once:
 // a Delivery carries a pointer to it, so the producer thread hands a reason
@@ -77,8 +84,8 @@ class KafkaProducer::Loop final : private KafkaEvents {
       Shutdown(Deadline::After(*clock_, absl::ZeroDuration()),
                Deadline::After(*clock_, kPurgeGrace));
     }
-    if (rkt_ != nullptr) rd_kafka_topic_destroy(rkt_);
-    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+    for (Retired& r : retired_) Destroy(&r.rk, &r.rkt);
+    Destroy(&rk_, &rkt_);
   }
 
   absl::Status Init() {
@@ -133,6 +140,9 @@ class KafkaProducer::Loop final : private KafkaEvents {
     IngestBatch* batch = record->batch;
     if (msg.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++delivered_;
+      // A rebuilt producer that delivers has proven itself: a later fatal
+      // error is rebuilt at once again.
+      if (msg.rkt == rkt_) rebuilt_ = false;
       // The clocks are read once per poll: reports served together arrived
       // together, and a clock read per record costs more than the rest here.
       latency_.Observe(static_cast<double>(poll_mono_ns_ - batch->received_ns) * 1e-9);
@@ -148,12 +158,25 @@ class KafkaProducer::Loop final : private KafkaEvents {
   }
 
   void OnError(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason) override {
+    if (rk != rk_) return;  // A retired producer: it only settles what it holds.
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) SetReachable(false);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char buf[512];
       const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+      // The same error again from a producer that was itself a rebuild: it
+      // will not go away by rebuilding at once.
+      if (rebuilt_ && orig == last_fatal_) {
+        backoff_ = backoff_ == absl::ZeroDuration() ? kFirstRebuildBackoff
+                                                    : std::min(backoff_ * 2, kMaxRebuildBackoff);
+      } else {
+        backoff_ = absl::ZeroDuration();
+      }
+      last_fatal_ = orig;
+      rebuild_at_ = Deadline::After(*clock_, backoff_);
       Log(LogLevel::kError, "Kafka producer fatal error; it will be rebuilt",
-          {{"error", rd_kafka_err2name(orig)}, {"reason", buf}});
+          {{"error", rd_kafka_err2name(orig)},
+           {"reason", buf},
+           {"rebuild_in", absl::FormatDuration(backoff_)}});
       fatal_ = true;
       SetReachable(false, "the producer hit a fatal error");
       return;
@@ -161,7 +184,9 @@ class KafkaProducer::Loop final : private KafkaEvents {
     Log(LogLevel::kWarning, "Kafka error", {{"error", rd_kafka_err2name(err)}, {"reason", reason}});
   }
 
-  void OnStats(absl::string_view json) override {
+  void OnStats(rd_kafka_t* rk, absl::string_view json) override {
+    // A retired producer connects to nothing new: its brokers look down.
+    if (rk != rk_) return;
     absl::StatusOr<bool> any_up = stats_.Apply(json);
     if (any_up.ok()) {
       SetReachable(*any_up);
@@ -183,13 +208,13 @@ class KafkaProducer::Loop final : private KafkaEvents {
       // Wait a little only when there is nothing to produce, or when
       // librdkafka's queue is full and must drain first.
       Poll((produced == 0 || blocked_ != nullptr) ? 1 : 0);
-      if (fatal_) Rebuild();
+      const bool stopping = stop_.load(std::memory_order_acquire);
+      if (fatal_ && !stopping && rebuild_at_.Passed(*clock_)) Rebuild();
       if (clock_->MonotonicNanos() - last_publish_ns_ >= kPublishEveryNs) PublishMetrics();
 
-      if (stop_.load(std::memory_order_acquire)) {
+      if (stopping) {
         const Deadline flush = Deadline::At(flush_deadline_ns_.load(std::memory_order_relaxed));
-        const bool idle =
-            blocked_ == nullptr && ring_.SizeApprox() == 0 && rd_kafka_outq_len(rk_) == 0;
+        const bool idle = blocked_ == nullptr && ring_.SizeApprox() == 0 && Outstanding() == 0;
         if (idle || flush.Passed(*clock_)) {
           Drain(flush, Deadline::At(hard_deadline_ns_.load(std::memory_order_relaxed)));
           PublishMetrics();
@@ -246,17 +271,58 @@ class KafkaProducer::Loop final : private KafkaEvents {
     next_ = 0;
   }
 
+  // Serves delivery reports of the producer and of retired ones; a retired
+  // producer is destroyed once nothing of it is outstanding.
   void Poll(int wait_ms) {
     poll_mono_ns_ = clock_->MonotonicNanos();
     poll_wall_s_ = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
     rd_kafka_poll(rk_, wait_ms);
+    // A retired producer sends nothing more: what it puts back in its queue
+    // (a request that failed after the fatal error) would wait there until
+    // message.timeout.ms. Purged now and then, it settles at once.
+    const bool purge =
+        !retired_.empty() && poll_mono_ns_ - last_retired_purge_ns_ >= kPurgeRetiredEveryNs;
+    if (purge) last_retired_purge_ns_ = poll_mono_ns_;
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (purge) rd_kafka_purge(it->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+      rd_kafka_poll(it->rk, 0);
+      if (rd_kafka_outq_len(it->rk) == 0) {
+        Destroy(&it->rk, &it->rkt);
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Messages not yet settled, in every producer.
+  int Outstanding() const {
+    int n = rd_kafka_outq_len(rk_);
+    for (const Retired& r : retired_) n += rd_kafka_outq_len(r.rk);
+    return n;
+  }
+
+  static void Destroy(rd_kafka_t** rk, rd_kafka_topic_t** rkt) {
+    if (*rkt != nullptr) rd_kafka_topic_destroy(*rkt);
+    if (*rk != nullptr) rd_kafka_destroy(*rk);
+    *rkt = nullptr;
+    *rk = nullptr;
+  }
+
+  // Purges in every producer: kQueue, what was never sent; with kInFlight,
+  // also what awaits a broker's answer (it settles as possibly written).
+  void PurgeAll(bool in_flight) {
+    const int flags = RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING |
+                      (in_flight ? RD_KAFKA_PURGE_F_INFLIGHT : 0);
+    rd_kafka_purge(rk_, flags);
+    for (Retired& r : retired_) rd_kafka_purge(r.rk, flags);
   }
 
   void PublishMetrics() {
     failures_.LogIfDue();
     last_publish_ns_ = clock_->MonotonicNanos();
     metrics_->ring_depth().Set(static_cast<double>(ring_.SizeApprox()));
-    metrics_->kafka_queue_messages().Set(static_cast<double>(rd_kafka_outq_len(rk_)));
+    metrics_->kafka_queue_messages().Set(static_cast<double>(Outstanding()));
     if (delivered_ > 0) {
       metrics_->delivered().Increment(static_cast<double>(delivered_));
       delivered_ = 0;
@@ -265,9 +331,9 @@ class KafkaProducer::Loop final : private KafkaEvents {
     lag_.PublishTo(metrics_->event_lag());
   }
 
-  // Polls until librdkafka holds nothing or `deadline` passes.
+  // Polls until no producer holds anything or `deadline` passes.
   void PollUntilEmpty(Deadline deadline) {
-    while (rd_kafka_outq_len(rk_) > 0 && !deadline.Passed(*clock_)) Poll(10);
+    while (Outstanding() > 0 && !deadline.Passed(*clock_)) Poll(10);
   }
 
   void Drain(Deadline flush, Deadline hard) {
@@ -297,36 +363,35 @@ class KafkaProducer::Loop final : private KafkaEvents {
     }
     PollUntilEmpty(flush);
 
-    const int left = rd_kafka_outq_len(rk_);
+    const int left = Outstanding();
     if (left > 0) {
       Log(LogLevel::kWarning, "Kafka did not acknowledge everything before the shutdown deadline",
           {{"messages", absl::StrCat(left)}});
       // Messages still queued or in flight fail with _PURGE_QUEUE or
       // _PURGE_INFLIGHT; their callers are told to retry.
-      rd_kafka_purge(
-          rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+      PurgeAll(/*in_flight=*/true);
       PollUntilEmpty(hard);
-      if (rd_kafka_outq_len(rk_) > 0) {
+      if (Outstanding() > 0) {
         Log(LogLevel::kError, "Kafka messages still unsettled after purging",
-            {{"messages", absl::StrCat(rd_kafka_outq_len(rk_))}});
+            {{"messages", absl::StrCat(Outstanding())}});
       }
     }
     Poll(0);
   }
 
+  // After a fatal error: the producer is retired — what it never sent is
+  // purged (settled as retryable, not written), what it has in flight keeps
+  // being polled until each report arrives (or times out), and only then is
+  // it destroyed — and a new one takes its place.
   void Rebuild() {
-    // Every record the old producer holds is failed (and its caller told to
-    // retry) before the producer goes: none may be answered as accepted.
     if (blocked_ != nullptr) {
       FailRemaining(blocked_, RD_KAFKA_RESP_ERR__FATAL);
       blocked_ = nullptr;
     }
-    rd_kafka_purge(
-        rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
-    PollUntilEmpty(Deadline::After(*clock_, kPurgeGrace));
-    const int lost_track = rd_kafka_outq_len(rk_);
-    rd_kafka_topic_destroy(rkt_);
-    rd_kafka_destroy(rk_);
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    const int in_flight = rd_kafka_outq_len(rk_);
+    retired_.push_back({rk_, rkt_});
+    rk_ = nullptr;
     rkt_ = nullptr;
     absl::StatusOr<rd_kafka_t*> rk = config_->NewProducer();
     if (!rk.ok()) {
@@ -339,9 +404,10 @@ class KafkaProducer::Loop final : private KafkaEvents {
     rk_ = *rk;
     rkt_ = rd_kafka_topic_new(rk_, options_.kafka.topic.c_str(), nullptr);
     fatal_ = false;
+    rebuilt_ = true;
     metrics_->producer_rebuilds().Increment();
     Log(LogLevel::kWarning, "Kafka producer rebuilt after a fatal error",
-        {{"unsettled_records", absl::StrCat(lost_track)}});
+        {{"retired_in_flight", absl::StrCat(in_flight)}});
   }
 
   void SetReachable(bool reachable, const char* why = "no broker is up") {
@@ -381,10 +447,21 @@ class KafkaProducer::Loop final : private KafkaEvents {
   int64_t poll_mono_ns_ = 0;  // Clocks as of the current rd_kafka_poll().
   double poll_wall_s_ = 0;
   int64_t last_publish_ns_ = 0;
+  int64_t last_retired_purge_ns_ = 0;
   KafkaStats stats_;
   KafkaFailureLog failures_;
-  bool reachable_ = true;  // EnsureTopic() has just talked to Kafka.
-  bool fatal_ = false;     // The producer hit a fatal error: rebuild it.
+  bool reachable_ = true;                  // EnsureTopic() has just talked to Kafka.
+  bool fatal_ = false;                     // The producer hit a fatal error: rebuild it
+  Deadline rebuild_at_ = Deadline::At(0);  // at this time.
+  absl::Duration backoff_;                 // The wait before the last rebuild.
+  rd_kafka_resp_err_t last_fatal_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  bool rebuilt_ = false;  // rk_ is a rebuild that has delivered nothing yet.
+  // Producers replaced after a fatal error, still settling what they hold.
+  struct Retired {
+    rd_kafka_t* rk;
+    rd_kafka_topic_t* rkt;
+  };
+  std::vector<Retired> retired_;
 };
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProducerOptions options,

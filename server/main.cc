@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
       IngestServer::Start(std::move(config->server));
   if (!server.ok()) {
     Log(LogLevel::kError, "cannot start", {{"error", server.status().ToString()}});
+    FlushLogs();
     return 1;
   }
   int signal = 0;
@@ -49,5 +50,7 @@ int main(int argc, char** argv) {
   }
   Log(LogLevel::kInfo, "signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown();
+  // Bounded: a stderr nobody reads must not keep the process from exiting.
+  FlushLogs();
   return 0;
 }

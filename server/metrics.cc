@@ -119,7 +119,12 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                              .Name("feed_ingest_kafka_producer_rebuilds_total")
                              .Help("Kafka producers replaced after a fatal error")
                              .Register(registry)
-                             .Add({})) {
+                             .Add({})),
+      memory_limit_(BuildGauge()
+                        .Name("feed_ingest_memory_limit_bytes")
+                        .Help("--memory-limit: all the service may hold for its callers")
+                        .Register(registry)
+                        .Add({})) {
   auto& received = BuildCounter()
                        .Name("feed_ingest_interactions_received_total")
                        .Help("Items received, by gRPC method")
@@ -139,6 +144,12 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                        .Register(registry);
   for (size_t r = 0; r < kRejectLabelCount; ++r) {
     rejected_[r] = &rejected.Add({{"reason", std::string(RejectLabelName(r))}});
+  }
+  // The failures an outage or a shutdown brings, at 0 from the start, so a
+  // dashboard shows 0 rather than "No data" before the first one.
+  for (const char* error : {"_MSG_TIMED_OUT", "_PURGE_QUEUE", "_PURGE_INFLIGHT", "_FATAL",
+                            "_TRANSPORT", "MSG_SIZE_TOO_LARGE", "NOT_ENOUGH_REPLICAS"}) {
+    DeliveryFailures(error);
   }
   for (size_t m = 0; m < kMethodCount; ++m) {
     for (int code : {0, 1, 3, 4, 8, 13, 14}) {  // OK, CANCELLED, INVALID_ARGUMENT,
@@ -190,6 +201,23 @@ prometheus::Histogram& IngestMetrics::RequestDuration(Method m, int code) {
 
 prometheus::Counter& IngestMetrics::DeliveryFailures(absl::string_view error) {
   return failures_family_.Add({{"error", std::string(error)}});
+}
+
+std::vector<prometheus::MetricFamily> MemoryMetrics::Collect() const {
+  prometheus::MetricFamily family;
+  family.name = "feed_ingest_memory_held_bytes";
+  family.help =
+      "Bytes held for callers against --memory-limit, by pool (gRPC's buffers and "
+      "librdkafka's own are bounded by their shares, not counted here)";
+  family.type = prometheus::MetricType::Gauge;
+  for (size_t p = 0; p < MemoryBudget::kPoolCount; ++p) {
+    const auto pool = static_cast<MemoryBudget::Pool>(p);
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"pool", std::string(MemoryBudget::PoolName(pool))});
+    metric.gauge.value = static_cast<double>(budget_->held(pool));
+    family.metric.push_back(std::move(metric));
+  }
+  return {std::move(family)};
 }
 
 }  // namespace feed_ingest

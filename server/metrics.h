@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "memory_budget.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -70,6 +72,7 @@ class IngestMetrics {
   prometheus::Gauge& msk_token_expiry() { return msk_token_expiry_; }
   prometheus::Counter& producer_rebuilds() { return producer_rebuilds_; }
   prometheus::Counter& msk_token_refresh_failures() { return msk_token_refresh_failures_; }
+  prometheus::Gauge& memory_limit() { return memory_limit_; }
   prometheus::Registry& registry() { return registry_; }
 
   // feed_ingest_build_info: this binary's version and its libraries'.
@@ -101,8 +104,23 @@ class IngestMetrics {
   prometheus::Gauge& msk_token_expiry_;
   prometheus::Counter& msk_token_refresh_failures_;
   prometheus::Counter& producer_rebuilds_;
+  prometheus::Gauge& memory_limit_;
   // Null for codes whose series is made on first use.
   std::array<std::array<prometheus::Histogram*, kGrpcCodes>, kMethodCount> request_duration_{};
+};
+
+// feed_ingest_memory_held_bytes{pool}: what a MemoryBudget holds, read at
+// scrape time (no cost per request). Thread-safe.
+class MemoryMetrics final : public prometheus::Collectable {
+ public:
+  // `budget` must outlive the scrapes.
+  explicit MemoryMetrics(const MemoryBudget* budget) : budget_(budget) {}
+
+  // prometheus::Collectable
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const MemoryBudget* const budget_;
 };
 
 }  // namespace feed_ingest

@@ -18,6 +18,9 @@ void Reply(mg_connection* conn, int status, const char* reason, const char* cont
   mg_write(conn, body.data(), body.size());
 }
 
+constexpr char kWorkerThreads[] = "64";
+constexpr char kRequestTimeoutMs[] = "250";
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
@@ -26,7 +29,14 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   server->collectables_ = std::move(collectables);
   server->ready_ = std::move(ready);
-  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "2", nullptr};
+  // Each connection holds a worker thread until its request is read, so idle
+  // or trickling clients could starve the scraper and the orchestrator's
+  // probes. A request's headers must arrive within request_timeout_ms in
+  // all: 100 such connections hold the 64 workers for two rounds of 250 ms
+  // at most, and a real request waits no longer than that.
+  const char* options[] = {
+      "listening_ports", listen.c_str(),     "num_threads", kWorkerThreads, "request_timeout_ms",
+      kRequestTimeoutMs, "connection_queue", "256",         nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   // civetweb prints its own start-up errors; ours below says what failed.

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "common/logging.h"
+
 namespace feed_ingest {
 namespace {
 
@@ -95,6 +97,10 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
     out.push_back(Family("process_max_fds", "Maximum number of open file descriptors",
                          MetricType::Gauge, static_cast<double>(limit.rlim_cur)));
   }
+  // Not /proc, but the process's own: lines its log dropped (logging.h).
+  out.push_back(Family("feed_ingest_log_lines_dropped_total",
+                       "Log lines dropped because stderr did not take them in time",
+                       MetricType::Counter, static_cast<double>(LogLinesDropped())));
   return out;
 }
 

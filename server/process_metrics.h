@@ -1,5 +1,6 @@
 // ProcessMetrics: the standard process_* series (CPU, memory, file
-// descriptors, start time), read from /proc at scrape time.
+// descriptors, start time), read from /proc at scrape time, and
+// feed_ingest_log_lines_dropped_total, read from the log.
 //
 //   auto process = std::make_shared<ProcessMetrics>();
 //   http = MetricsHttpServer::Start(listen, {registry, process}, ready);

@@ -4,7 +4,10 @@
 
 namespace feed_ingest {
 
-void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::string* out) {
+namespace {
+
+template <typename Item>
+void AppendRecord(const Item& item, std::string* out) {
   out->append("{\"userId\":");
   AppendJsonString(item.user_id(), out);
   out->append(",\"videoId\":");
@@ -18,6 +21,14 @@ void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::st
   out->append(",\"timestamp\":\"");
   AppendRfc3339Millis(item.timestamp().seconds(), item.timestamp().nanos(), out);
   out->append("\"}");
+}
+
+}  // namespace
+
+void AppendRecordJson(const wire::Interaction& item, std::string* out) { AppendRecord(item, out); }
+
+void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::string* out) {
+  AppendRecord(item, out);
 }
 
 }  // namespace feed_ingest

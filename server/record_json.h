@@ -16,11 +16,15 @@
 #include "absl/strings/string_view.h"
 #include "common/json_writer.h"  // AppendJsonString, AppendRfc3339Millis
 #include "feed/interactions/v1/interactions.pb.h"
+#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest {
 
 // Appends the record for `item` to `*out`. `item` should have passed
 // validation; the encoder itself accepts any field values. Thread-safe.
+// The service encodes what it parsed (wire::Interaction, wire/ingest_wire.proto);
+// the contract's type is for callers and tests.
+void AppendRecordJson(const wire::Interaction& item, std::string* out);
 void AppendRecordJson(const ::feed::interactions::v1::Interaction& item, std::string* out);
 
 }  // namespace feed_ingest

@@ -21,8 +21,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.String("metrics-listen", &o.metrics_listen,
                "Prometheus /metrics address, host:port; empty disables it");
   flags.String("brokers", &o.brokers,
-               "Kafka bootstrap servers, host:port,...; empty starts an in-memory embedded "
-               "broker for development");
+               "Kafka bootstrap servers, host:port,... (required); \"embedded\" starts an "
+               "in-memory broker for development");
   flags.String("topic", &o.topic, "Kafka topic the records go to");
   flags.Bool("create-topic", &o.create_topic,
              "create the topic at start when it is missing (6 partitions, retention 7 days, "
@@ -71,8 +71,13 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
                  "recycle connections after this long (0: never)");
   flags.Duration("max-connection-age-grace", &g.max_connection_age_grace,
                  "time calls get to finish on a recycled connection");
+  flags.Bytes("memory-limit", &o.memory_limit,
+              "memory held for callers, all of it: requests, records, librdkafka's queue, "
+              "answers, gRPC's buffers (peak RSS stays within it plus a fixed baseline)",
+              int64_t{16} << 20);
   flags.Int("memory-quota-bytes", &g.memory_quota_bytes,
-            "memory gRPC may use for all connections' buffers", 1 << 20, INT64_MAX);
+            "memory gRPC may use for all connections' buffers; 0: a quarter of --memory-limit", 0,
+            INT64_MAX);
   flags.String("tls-cert", &o.security.tls_cert, "PEM certificate chain: serve gRPC over TLS");
   flags.String("tls-key", &o.security.tls_key, "PEM private key of --tls-cert");
   flags.String("tls-client-ca", &o.security.tls_client_ca,

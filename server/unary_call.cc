@@ -21,8 +21,8 @@ UnaryCall::UnaryCall(const CallServices& services, grpc::ServerCompletionQueue* 
   admission_.method = Method::kIngest;
   admission_.batch = &batch_;
   on_arrived_.Started();
-  services_.grpc_service->RequestIngest(&context_, &batch_.request(), &responder_, cq_, cq_,
-                                        &on_arrived_);
+  services_.grpc_service->RequestRawIngest(&context_, &request_bytes_, &responder_, cq_,
+                                           &on_arrived_);
 }
 
 void UnaryCall::OnArrived(bool ok) {
@@ -41,7 +41,14 @@ void UnaryCall::OnArrived(bool ok) {
   admission_.deadline = DeadlineOf(context_, *services_.clock);
   const IngestPath& path = *services_.path;
   StageOutcome outcome = path.Open(admission_);
-  if (outcome.step() == StageStep::kNext) outcome = path.Admit(admission_);
+  if (outcome.step() == StageStep::kNext) {
+    admission_.request_bytes = request_bytes_.Length();
+    if (absl::Status parsed = ParseRequest(&request_bytes_, &batch_.request()); !parsed.ok()) {
+      outcome = StageOutcome::Refuse(std::move(parsed));
+    } else {
+      outcome = path.Admit(admission_);
+    }
+  }
   switch (outcome.step()) {
     case StageStep::kQueued:
       state_ = State::kAwaitingKafka;  // OnComplete() comes next.

@@ -52,13 +52,13 @@ class UnaryCall final : private CqSettleEvent {
   grpc::ServerCompletionQueue* const cq_;
   grpc::ServerContext context_;
   grpc::ServerAsyncResponseWriter<::feed::interactions::v1::IngestResponse> responder_;
+  grpc::ByteBuffer request_bytes_;  // Parsed into batch_ when the call arrives.
   ::feed::interactions::v1::IngestResponse response_;
   State state_ = State::kWaitingForCall;
   CallTracker::Ticket ticket_{};
   grpc::StatusCode code_ = grpc::StatusCode::OK;
   CallEvent<UnaryCall> on_arrived_;
   CallEvent<UnaryCall> on_finished_;
-  // gRPC parses the request straight into the batch's arena.
   IngestBatch batch_;
   Admission admission_;
 };

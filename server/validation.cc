@@ -14,8 +14,10 @@ using ::feed::interactions::v1::Interaction;
 enum class TextError { kNone, kBadUtf8, kControl };
 
 // One pass over `s`: is it well-formed UTF-8 (no overlongs, no surrogates,
-// nothing past U+10FFFF) without C0 controls or DEL?
-TextError CheckText(absl::string_view s, size_t* where) {
+// nothing past U+10FFFF) without control characters: C0, DEL, and C1
+// (U+0080 to U+009F, which UTF-8 spells C2 80 to C2 9F)? On kControl,
+// `*control` is the code point.
+TextError CheckText(absl::string_view s, size_t* where, uint32_t* control = nullptr) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   size_t i = 0;
@@ -24,6 +26,7 @@ TextError CheckText(absl::string_view s, size_t* where) {
     if (c < 0x80) {
       if (c < 0x20 || c == 0x7f) {
         *where = i;
+        if (control != nullptr) *control = c;
         return TextError::kControl;
       }
       ++i;
@@ -55,6 +58,11 @@ TextError CheckText(absl::string_view s, size_t* where) {
       }
       cp = (cp << 6) | (p[i + k] & 0x3f);
     }
+    if (cp >= 0x80 && cp <= 0x9f) {
+      *where = i;
+      if (control != nullptr) *control = cp;
+      return TextError::kControl;
+    }
     const bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       *where = i;
@@ -75,15 +83,20 @@ std::optional<Violation> CheckString(RejectReason reason, absl::string_view fiel
                                           " bytes is longer than the limit of ", max_bytes)};
   }
   size_t where = 0;
-  switch (CheckText(value, &where)) {
+  uint32_t control = 0;
+  switch (CheckText(value, &where, &control)) {
     case TextError::kNone:
       return std::nullopt;
     case TextError::kBadUtf8:
-      return Violation{reason, absl::StrCat(field, ": invalid UTF-8 at byte ", where)};
+      return Violation{reason, absl::StrCat(field, ": not valid UTF-8 at byte ", where)};
     case TextError::kControl:
+      if (control >= 0x80) {  // C1: named as the code point its two bytes spell.
+        return Violation{reason,
+                         absl::StrCat(field, ": control character U+",
+                                      absl::Hex(control, absl::kZeroPad4), " at byte ", where)};
+      }
       return Violation{
-          reason, absl::StrCat(field, ": control character 0x",
-                               absl::Hex(static_cast<unsigned char>(value[where]), absl::kZeroPad2),
+          reason, absl::StrCat(field, ": control character 0x", absl::Hex(control, absl::kZeroPad2),
                                " at byte ", where)};
   }
   return std::nullopt;
@@ -114,8 +127,18 @@ InteractionValidator::InteractionValidator(ValidationLimits limits)
       types_(limits_.interaction_types.begin(), limits_.interaction_types.end()),
       types_list_(absl::StrJoin(limits_.interaction_types, ", ")) {}
 
+std::optional<Violation> InteractionValidator::Check(const wire::Interaction& item,
+                                                     absl::Time now) const {
+  return CheckItem(item, now);
+}
+
 std::optional<Violation> InteractionValidator::Check(const Interaction& item,
                                                      absl::Time now) const {
+  return CheckItem(item, now);
+}
+
+template <typename Item>
+std::optional<Violation> InteractionValidator::CheckItem(const Item& item, absl::Time now) const {
   if (auto v =
           CheckString(RejectReason::kUserId, "user_id", item.user_id(), 1, limits_.max_id_bytes)) {
     return v;

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "feed/interactions/v1/interactions.pb.h"
+#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest {
 
@@ -58,12 +59,19 @@ class InteractionValidator {
 
   // Returns the first rule `item` breaks, in field order, or nullopt when the
   // item is valid. `now` is the server's clock, read once per batch.
+  // The service checks what it parsed (wire::Interaction, whose strings are
+  // bytes: invalid UTF-8 is this check's to find); the contract's type is
+  // for callers and tests.
+  std::optional<Violation> Check(const wire::Interaction& item, absl::Time now) const;
   std::optional<Violation> Check(const ::feed::interactions::v1::Interaction& item,
                                  absl::Time now) const;
 
   const ValidationLimits& limits() const { return limits_; }
 
  private:
+  template <typename Item>
+  std::optional<Violation> CheckItem(const Item& item, absl::Time now) const;
+
   ValidationLimits limits_;
   absl::flat_hash_set<std::string> types_;
   std::string types_list_;  // For messages: "view, like, ..."

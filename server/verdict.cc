@@ -15,6 +15,8 @@ absl::string_view RejectLabelName(size_t label) {
       return "overload";
     case RejectLabel::kShutdown:
       return "shutdown";
+    case RejectLabel::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

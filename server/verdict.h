@@ -30,8 +30,9 @@ enum class RejectLabel : uint8_t {
   kKafka = kRejectReasonCount,  // Kafka refused or timed out the record.
   kOverload,                    // No room: the unary call was refused.
   kShutdown,                    // The server was shutting down.
+  kCancelled,                   // The caller cancelled, or its deadline passed, first.
 };
-inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 3;
+inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 4;
 absl::string_view RejectLabelName(size_t label);
 inline size_t LabelIndex(RejectReason reason) { return static_cast<size_t>(reason); }
 inline size_t LabelIndex(RejectLabel label) { return static_cast<size_t>(label); }

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libabsl-dev prometheus-cpp-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev
-  prometheus python3 python3-prometheus-client python3-yaml
+  prometheus python3 python3-prometheus-client python3-yaml python3-grpcio
   libcurl4-openssl-dev libssl-dev openssl python3-botocore
   docker-compose golang-go golang-github-hashicorp-hcl-v2-dev
   clang libclang-rt-14-dev

@@ -9,7 +9,7 @@ metrics=${FEED_INGEST_METRICS_LISTEN:-127.0.0.1:9464}
 log=$(mktemp)
 
 # tee ignores Ctrl-C so the server's shutdown lines still reach the terminal.
-"$build/feed-ingest" --listen="$listen" --metrics-listen="$metrics" 2> >(trap '' INT; tee "$log" >&2) &
+"$build/feed-ingest" --brokers=embedded --listen="$listen" --metrics-listen="$metrics" 2> >(trap '' INT; tee "$log" >&2) &
 server=$!
 stop() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"; }
 trap stop EXIT

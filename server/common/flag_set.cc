@@ -67,6 +67,53 @@ void FlagSet::AddInt(std::string name, std::string help, int64_t initial, int64_
   flags_.push_back(std::move(f));
 }
 
+bool ParseBytes(absl::string_view text, int64_t* bytes) {
+  static constexpr std::pair<absl::string_view, int64_t> kUnits[] = {
+      {"GiB", int64_t{1} << 30}, {"MiB", int64_t{1} << 20}, {"KiB", int64_t{1} << 10}};
+  int64_t unit = 1;
+  for (const auto& [suffix, size] : kUnits) {
+    if (absl::EndsWith(text, suffix)) {
+      text.remove_suffix(suffix.size());
+      unit = size;
+      break;
+    }
+  }
+  int64_t n = 0;
+  if (text.empty() || !absl::SimpleAtoi(text, &n) || n < 0 || n > INT64_MAX / unit) return false;
+  *bytes = n * unit;
+  return true;
+}
+
+std::string FormatBytes(int64_t bytes) {
+  for (const auto& [suffix, size] : {std::pair<const char*, int64_t>{"GiB", int64_t{1} << 30},
+                                     {"MiB", int64_t{1} << 20},
+                                     {"KiB", int64_t{1} << 10}}) {
+    if (bytes != 0 && bytes % size == 0) return absl::StrCat(bytes / size, suffix);
+  }
+  return absl::StrCat(bytes);
+}
+
+void FlagSet::Bytes(std::string name, int64_t* value, std::string help, int64_t min) {
+  Flag f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.default_text = FormatBytes(*value);
+  f.set = [value, min](absl::string_view v) {
+    int64_t parsed = 0;
+    if (!ParseBytes(v, &parsed)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", v, "\" is not a size in bytes such as 268435456, 512KiB, 256MiB or 1GiB"));
+    }
+    if (parsed < min) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(v, " is less than the least allowed, ", FormatBytes(min)));
+    }
+    *value = parsed;
+    return absl::OkStatus();
+  };
+  flags_.push_back(std::move(f));
+}
+
 void FlagSet::Duration(std::string name, absl::Duration* value, std::string help) {
   Flag f;
   f.name = std::move(name);

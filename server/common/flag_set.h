@@ -53,6 +53,9 @@ class FlagSet {
            [value](int64_t parsed) { *value = static_cast<T>(parsed); });
   }
   void Duration(std::string name, absl::Duration* value, std::string help);
+  // A size in bytes: plain (268435456) or with a unit, KiB, MiB or GiB
+  // (256MiB). At least `min`.
+  void Bytes(std::string name, int64_t* value, std::string help, int64_t min = 0);
   // Comma-separated list; replaces the default.
   void List(std::string name, std::vector<std::string>* value, std::string help);
   // May be given many times; each value is appended.
@@ -87,6 +90,12 @@ class FlagSet {
   std::vector<Flag> flags_;
   bool help_ = false;
 };
+
+// "256MiB", "512KiB", "1GiB", "1048576": bytes. False when `text` is not
+// such a size or overflows.
+bool ParseBytes(absl::string_view text, int64_t* bytes);
+// The shortest exact spelling ParseBytes() reads back: "256MiB", "1000".
+std::string FormatBytes(int64_t bytes);
 
 // Splits `key=value`; INVALID_ARGUMENT when there is no '=' or no key.
 absl::Status SplitKeyValue(absl::string_view text, std::string* key, std::string* value);

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -33,6 +34,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "ingest_batch.h"
+#include "memory_budget.h"
 #include "verdict.h"
 
 namespace feed_ingest {
@@ -41,6 +43,8 @@ namespace feed_ingest {
 struct Caller {
   // From `authorization: Bearer <token>`; empty when there is none.
   absl::string_view bearer_token;
+  // Who that is, once authenticated: the token's name in the tokens file.
+  std::string name;
 };
 
 // One request on the path. The call that owns it keeps it alive (with the
@@ -50,8 +54,12 @@ struct Admission {
   Caller caller;
   // The call's deadline, on the service's clock.
   Deadline deadline = Deadline::Never();
-  IngestBatch* batch = nullptr;                  // Null while call-scoped stages run.
-  size_t next_stage = 0;                         // Where the path goes on (after a back-off).
+  IngestBatch* batch = nullptr;  // Null while call-scoped stages run.
+  size_t request_bytes = 0;      // The request as the client sent it.
+  size_t next_stage = 0;         // Where the path goes on (after a back-off).
+  // Memory held for this request (BudgetStage), given back when the
+  // Admission goes, once the request is answered.
+  MemoryCharge charge;
 };
 
 enum class StageStep : uint8_t {

@@ -61,7 +61,7 @@ def scrape_live_metrics(timeout=30.0):
             # --max-id-bytes lets one record exceed message.max.bytes, so Kafka
             # refuses it and the delivery-failure family appears.
             server = subprocess.Popen(
-                [ds.server_bin(), "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+                [ds.server_bin(), "--brokers=embedded", "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
                  "--max-id-bytes=4096", "--kafka-config=message.max.bytes=1000"],
                 stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:

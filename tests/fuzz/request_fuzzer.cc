@@ -1,16 +1,17 @@
-// libFuzzer target over the request path: bytes -> IngestRequest parse ->
-// validation -> JSON encoding, as a worker runs it. Any crash, sanitizer
-// report or broken invariant is a finding.
+// libFuzzer target over the request path: bytes -> IngestRequest parse (as
+// the server reads it, wire/ingest_wire.proto) -> validation -> JSON
+// encoding, as a worker runs it. Any crash, sanitizer report or broken
+// invariant is a finding.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "absl/time/time.h"
-#include "feed/interactions/v1/interactions.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "record_json.h"
 #include "validation.h"
+#include "wire/ingest_wire.pb.h"
 
 // protobuf logs every string that is not UTF-8; the fuzzer makes millions.
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       new feed_ingest::InteractionValidator(feed_ingest::ValidationLimits{});
   // A fixed clock: the same input always takes the same path.
   static const absl::Time now = absl::FromUnixSeconds(1795764000);
-  ::feed::interactions::v1::IngestRequest request;
+  feed_ingest::wire::IngestRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   std::string values;
   for (const auto& item : request.interactions()) {

@@ -23,6 +23,7 @@
 #include "support/http_get.h"
 #include "support/kafka_reader.h"
 #include "support/murmur2.h"
+#include "support/raw_calls.h"
 
 namespace feed_ingest {
 namespace {
@@ -67,31 +68,9 @@ class IngestServerTest : public ::testing::Test {
   // A unary call with raw bytes: for what a stub cannot send, and for the
   // health service, whose proto this build does not generate.
   grpc::Status CallRaw(const std::string& method, const std::string& bytes, std::string* reply) {
-    grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                  grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    grpc::Slice slice(bytes.data(), bytes.size());
-    grpc::ByteBuffer in(&slice, 1), out;
-    grpc::Status done;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    generic.UnaryCall(&ctx, method, {}, &in, &out, [&](grpc::Status st) {
-      std::lock_guard<std::mutex> lock(mu);
-      done = st;
-      finished = true;
-      cv.notify_one();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return finished; });
-    reply->clear();
-    std::vector<grpc::Slice> slices;
-    if (done.ok() && out.Dump(&slices).ok()) {
-      for (const auto& sl : slices)
-        reply->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-    }
-    return done;
+    return testing::RawUnary(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                 grpc::InsecureChannelCredentials()),
+                             method, bytes, reply);
   }
 
   // grpc.health.v1.Health/Check for `service`: the status enum (1 SERVING,
@@ -216,14 +195,19 @@ TEST_F(IngestServerTest, WholeCallErrors) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "interactions: 6 items is more than the limit of 5 per request");
 
-  // Bytes that are not an IngestRequest, and a user_id that is not UTF-8:
-  // errors, and the server goes on.
+  // Bytes that are not an IngestRequest: INVALID_ARGUMENT, and the server
+  // goes on. A user_id that is not UTF-8 is that item's verdict, not the
+  // call's.
   std::string reply;
   const std::string method = "/feed.interactions.v1.InteractionIngest/Ingest";
   grpc::Status raw = CallRaw(method, std::string("\x0a\xff\xff\xff\xff\x0f", 6), &reply);
-  EXPECT_EQ(raw.error_code(), grpc::StatusCode::INTERNAL) << raw.error_message();
+  EXPECT_EQ(raw.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << raw.error_message();
   raw = CallRaw(method, std::string("\x0a\x03\x0a\x01\xff", 5), &reply);
-  EXPECT_EQ(raw.error_code(), grpc::StatusCode::INTERNAL) << raw.error_message();
+  ASSERT_TRUE(raw.ok()) << raw.error_message();
+  ASSERT_TRUE(response.ParseFromString(reply));
+  EXPECT_EQ(response.accepted(), 0u);
+  ASSERT_EQ(response.rejected_size(), 1);
+  EXPECT_EQ(response.rejected(0).message(), "user_id: not valid UTF-8 at byte 0");
 
   IngestRequest good;
   *good.add_interactions() = MakeInteraction("u", "v", "ok");

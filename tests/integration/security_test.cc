@@ -159,6 +159,7 @@ TEST_F(SecurityTest, ServerTlsWithoutClientCertificates) {
 
 TEST_F(SecurityTest, MisconfiguredTlsFailsAtStart) {
   ServerOptions options;
+  options.brokers = "embedded";
   options.security.tls_cert = pki_.Path("server.crt");
   auto s = IngestServer::Start(options);
   ASSERT_FALSE(s.ok());
@@ -211,6 +212,56 @@ TEST_F(SecurityTest, BearerTokensGuardBothMethodsAndReload) {
   std::ofstream(tokens, std::ios::trunc) << "# nobody\n";
   EXPECT_EQ(server_->ReloadTokens().message(), "the tokens file " + tokens + " holds no token");
   EXPECT_TRUE(Call(gamma).ok()) << "a bad reload keeps the old tokens";
+}
+
+// A stream opened with a token that a reload revokes ends UNAUTHENTICATED
+// within a second, even while idle; a stream whose token stays is untouched.
+TEST_F(SecurityTest, ARevokedTokenEndsItsOpenStreams) {
+  const std::string tokens = pki_.Path("tokens-revoke");
+  std::ofstream(tokens) << "serverpod keep-me\nmobile revoke-me\n";
+  ServerOptions options;
+  options.security.auth_tokens_file = tokens;
+  Start(options);
+
+  ChannelSecurity kept, revoked;
+  kept.token = "keep-me";
+  revoked.token = "revoke-me";
+  auto open = [&](const ChannelSecurity& who, grpc::ClientContext* ctx) {
+    who.Decorate(ctx);
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    auto stream = InteractionIngest::NewStub(*who.Channel(target_))->Stream(ctx);
+    IngestRequest request;
+    request.set_sequence(1);
+    *request.add_interactions() = testing::MakeInteraction("u", "v", "before");
+    EXPECT_TRUE(stream->Write(request));
+    IngestResponse response;
+    EXPECT_TRUE(stream->Read(&response));  // Open, and served.
+    EXPECT_EQ(response.accepted(), 1u);
+    return stream;
+  };
+  grpc::ClientContext kept_ctx, revoked_ctx;
+  auto kept_stream = open(kept, &kept_ctx);
+  auto revoked_stream = open(revoked, &revoked_ctx);
+
+  std::ofstream(tokens, std::ios::trunc) << "serverpod keep-me\n";
+  ASSERT_TRUE(server_->ReloadTokens().ok());
+  const absl::Time reloaded = absl::Now();
+  IngestResponse response;
+  EXPECT_FALSE(revoked_stream->Read(&response));
+  const grpc::Status end = revoked_stream->Finish();
+  EXPECT_LE(absl::Now() - reloaded, absl::Seconds(1));
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(end.error_message(), "missing or invalid bearer token (authorization: Bearer ...)");
+
+  IngestRequest request;
+  request.set_sequence(2);
+  *request.add_interactions() = testing::MakeInteraction("u", "v", "after");
+  ASSERT_TRUE(kept_stream->Write(request));
+  ASSERT_TRUE(kept_stream->Read(&response));
+  EXPECT_EQ(response.sequence(), 2u);
+  EXPECT_EQ(response.accepted(), 1u);
+  kept_stream->WritesDone();
+  EXPECT_TRUE(kept_stream->Finish().ok());
 }
 
 TEST_F(SecurityTest, OversizedMessageIsRefusedAndTheServerGoesOn) {

@@ -114,7 +114,7 @@ class Server {
     if (!fs.existsSync(BIN)) {
       throw new Error(`feed-ingest binary not found at ${BIN} (set FEED_INGEST_BIN)`);
     }
-    this.proc = spawn(BIN, ['--listen=127.0.0.1:0', '--metrics-listen=127.0.0.1:0'], {
+    this.proc = spawn(BIN, ['--brokers=embedded', '--listen=127.0.0.1:0', '--metrics-listen=127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((resolve) => {

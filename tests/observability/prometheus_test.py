@@ -72,7 +72,7 @@ FILE_VALID = 7
 MAX_BATCH = 1000  # the server's default --max-batch
 OVERSIZED = MAX_BATCH + 1
 REASONS = ("user_id", "video_id", "interaction_type", "watch_time", "timestamp", "event_id",
-           "kafka", "overload", "shutdown")
+           "kafka", "overload", "shutdown", "cancelled")
 
 # Panels allowed to return no series in this run: nothing fails here.
 PANELS_MAY_BE_EMPTY = {"Kafka delivery failures by error"}
@@ -218,7 +218,7 @@ def start_server():
     Env.server_log = os.path.join(Env.tmp, "feed-ingest.log")
     with open(Env.server_log, "wb") as log:
         Env.server = subprocess.Popen(
-            [SERVER_BIN, "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0"],
+            [SERVER_BIN, "--brokers=embedded", "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             env={k: v for k, v in os.environ.items() if not k.startswith("FEED_INGEST_")})
 

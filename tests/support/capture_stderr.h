@@ -1,5 +1,6 @@
 // CaptureStderr: runs a function with stderr sent to a pipe, and returns
-// what it wrote there (at most what a pipe buffers: 64 KiB).
+// what it wrote there, log lines included (at most what a pipe buffers:
+// 64 KiB).
 //
 //   const std::string out = CaptureStderr([] { Log(LogLevel::kInfo, "hi"); });
 #ifndef FEED_INGEST_TESTS_SUPPORT_CAPTURE_STDERR_H_
@@ -9,6 +10,7 @@
 
 #include <string>
 
+#include "common/logging.h"
 #include "gtest/gtest.h"
 
 namespace feed_ingest::testing {
@@ -20,6 +22,7 @@ std::string CaptureStderr(Fn fn) {
   const int saved = dup(STDERR_FILENO);
   dup2(fds[1], STDERR_FILENO);
   fn();
+  FlushLogs();  // Log() hands lines to a writer thread.
   dup2(saved, STDERR_FILENO);
   close(saved);
   close(fds[1]);

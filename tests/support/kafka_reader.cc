@@ -43,4 +43,10 @@ std::string Header(const TailedRecord& record, const std::string& name) {
   return item;
 }
 
+wire::Interaction ToWire(const ::feed::interactions::v1::Interaction& item) {
+  wire::Interaction out;
+  out.ParseFromString(item.SerializeAsString());
+  return out;
+}
+
 }  // namespace feed_ingest::testing

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "feed/interactions/v1/interactions.pb.h"
 #include "topic_tail.h"
+#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest::testing {
 
@@ -25,6 +26,10 @@ std::string Header(const TailedRecord& record, const std::string& name);
                                                       const std::string& video,
                                                       const std::string& event_id,
                                                       absl::Time when = absl::Now());
+
+// `item` as the server parses it (wire/ingest_wire.proto): its bytes, read
+// back as the wire message.
+wire::Interaction ToWire(const ::feed::interactions::v1::Interaction& item);
 
 }  // namespace feed_ingest::testing
 

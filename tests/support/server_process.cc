@@ -1,5 +1,6 @@
 #include "support/server_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -44,6 +45,12 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
     while ((n = read(stderr_fd_, buf, sizeof(buf))) > 0) {
       absl::MutexLock lock(&mu_);
       log_.append(buf, static_cast<size_t>(n));
+      if (stop_reading_) {
+        // Until the process is gone: then the pipe's writer end closes.
+        mu_.Await(absl::Condition(
+            +[](bool* exited) { return *exited; }, &reader_may_go_));
+        break;
+      }
       if (!grpc_target_.empty()) continue;
       std::smatch m;
       if (std::regex_search(log_, m, serving)) {
@@ -58,10 +65,20 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   });
 }
 
+void ServerProcess::StopReadingLog() {
+  absl::MutexLock lock(&mu_);
+  stop_reading_ = true;
+  fcntl(stderr_fd_, F_SETPIPE_SZ, 4096);
+}
+
 ServerProcess::~ServerProcess() {
   if (pid_ > 0 && !exited_) {
     kill(pid_, SIGKILL);
     Wait(absl::Seconds(10));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    reader_may_go_ = true;
   }
   if (reader_.joinable()) reader_.join();
   if (stderr_fd_ >= 0) close(stderr_fd_);

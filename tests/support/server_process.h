@@ -49,6 +49,9 @@ class ServerProcess {
   // The exit status (or 128 + signal), or -1 on timeout.
   int Wait(absl::Duration timeout);
   std::string Log() const;
+  // From now on nobody reads its stderr: a pipe shrunk to 4 KiB, which its
+  // log soon fills, as with a log shipper that hangs.
+  void StopReadingLog();
 
  private:
   pid_t pid_ = -1;
@@ -58,6 +61,8 @@ class ServerProcess {
   std::string log_ ABSL_GUARDED_BY(mu_);
   std::string grpc_target_ ABSL_GUARDED_BY(mu_);
   int metrics_port_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reader_may_go_ ABSL_GUARDED_BY(mu_) = false;
   bool exited_ = false;
   int status_ = -1;
 };

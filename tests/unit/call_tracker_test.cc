@@ -13,10 +13,17 @@ namespace {
 
 using testing::FakeClock;
 
-class CountingListener final : public DrainListener {
+class CountingListener final : public CallListener {
  public:
   void OnDrain() override { ++drains; }
+  void OnRecheck() override {
+    ++rechecks;
+    armed = false;
+  }
+  void ArmRecheck() override { armed = true; }
   std::atomic<int> drains{0};
+  std::atomic<int> rechecks{0};
+  bool armed = true;
 };
 
 class CallTrackerTest : public ::testing::Test {
@@ -75,6 +82,35 @@ TEST_F(CallTrackerTest, ListenersHearOfTheDrainOnceUnlessTheyLeft) {
   tracker_.Leave(s, 14);
   tracker_.Leave(l, 0);
   tracker_.Leave(t, 14);
+}
+
+TEST_F(CallTrackerTest, ARecheckTellsEachListenerOnceUntilItRearms) {
+  CountingListener a, b;
+  CallTracker::Ticket ta = tracker_.Arrive(Method::kStream, &a);
+  CallTracker::Ticket tb = tracker_.Arrive(Method::kStream, &b);
+  tracker_.RecheckCallers();
+  EXPECT_EQ(a.rechecks, 1);
+  EXPECT_FALSE(a.armed);
+  // A second reload before `a` has checked: its alarm is down already, so it
+  // is not told again now, but fires again as soon as it rearms.
+  tracker_.RecheckCallers();
+  EXPECT_EQ(a.rechecks, 1);
+  tracker_.Rearm(ta);
+  EXPECT_EQ(a.rechecks, 2) << "the reload it missed while checking";
+  tracker_.Rearm(ta);
+  EXPECT_TRUE(a.armed);
+  EXPECT_EQ(a.rechecks, 2);
+  tracker_.Rearm(tb);  // Told twice too: it fires again, then rearms for good.
+  EXPECT_EQ(b.rechecks, 2);
+  tracker_.Rearm(tb);
+  EXPECT_TRUE(b.armed);
+  EXPECT_EQ(b.rechecks, 2);
+  tracker_.Unlisten(tb);
+  tracker_.RecheckCallers();
+  EXPECT_EQ(b.rechecks, 2) << "gone: not told";
+  EXPECT_EQ(a.rechecks, 3);
+  tracker_.Leave(ta, 0);
+  tracker_.Leave(tb, 0);
 }
 
 TEST_F(CallTrackerTest, WaitIdleWakesWhenTheLastCallLeaves) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,7 +25,9 @@
 #include "stages/submit.h"
 #include "stages/validate.h"
 #include "support/kafka_reader.h"
+#include "support/raw_calls.h"
 #include "support/scripted_sink.h"
+#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest {
 namespace {
@@ -49,7 +52,8 @@ class CallsTest : public ::testing::Test {
     path_ = std::make_unique<IngestPath>(std::move(stages), &metrics_);
     ServiceOptions options;
     options.stream_window = 4;
-    service_ = std::make_unique<IngestService>(path_.get(), &tracker_, &Clock::Real(), options);
+    service_ =
+        std::make_unique<IngestService>(path_.get(), &tracker_, &Clock::Real(), &budget_, options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -57,8 +61,9 @@ class CallsTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     service_->Start();
-    stub_ = InteractionIngest::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    stub_ = InteractionIngest::NewStub(channel_);
   }
 
   void TearDown() override { Stop(); }
@@ -99,10 +104,25 @@ class CallsTest : public ::testing::Test {
   ScriptedSink sink_;
   std::unique_ptr<IngestPath> path_;
   CallTracker tracker_{&metrics_, &Clock::Real()};
+  MemoryBudget budget_{int64_t{64} << 20};
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<InteractionIngest::Stub> stub_;
 };
+
+constexpr char kIngestMethod[] = "/feed.interactions.v1.InteractionIngest/Ingest";
+constexpr char kStreamMethod[] = "/feed.interactions.v1.InteractionIngest/Stream";
+
+// The bytes of `request` with item `bad`'s user_id replaced by bytes that are
+// not UTF-8 (FF FE FD FC, as a buggy mobile client sends): what the contract's
+// own types refuse to parse, so only raw bytes can carry it.
+std::string WithBadUserId(const IngestRequest& request, int bad) {
+  wire::IngestRequest raw;
+  raw.ParseFromString(request.SerializeAsString());
+  raw.mutable_interactions(bad)->set_user_id(std::string("\xff\xfe\xfd\xfc", 4));
+  return raw.SerializeAsString();
+}
 
 // --- UnaryCall -------------------------------------------------------------
 
@@ -187,7 +207,71 @@ TEST_F(CallsTest, UnaryAfterTheDrainBeganIsUnavailable) {
   EXPECT_EQ(sink_.batches_taken(), 0);
 }
 
+TEST_F(CallsTest, UnaryWithInvalidUtf8InOneItemAnswersEveryItem) {
+  std::string reply;
+  const grpc::Status s =
+      testing::RawUnary(channel_, kIngestMethod, WithBadUserId(Request(3, 3), 1), &reply);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  IngestResponse response;
+  ASSERT_TRUE(response.ParseFromString(reply));
+  EXPECT_EQ(response.sequence(), 3u);
+  EXPECT_EQ(response.accepted(), 2u);
+  ASSERT_EQ(response.rejected_size(), 1);
+  EXPECT_EQ(response.rejected(0).index(), 1u);
+  EXPECT_EQ(response.rejected(0).code(), REJECTION_CODE_INVALID);
+  EXPECT_EQ(response.rejected(0).message(), "user_id: not valid UTF-8 at byte 0");
+  EXPECT_EQ(sink_.written().size(), 2u);
+}
+
+TEST_F(CallsTest, UnaryThatIsNoMessageAtAllIsInvalidArgument) {
+  std::string reply;
+  const grpc::Status s = testing::RawUnary(channel_, kIngestMethod, "\x0a\xff\xff", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      s.error_message(),
+      "the message is not a feed.interactions.v1.IngestRequest (protobuf could not parse it)");
+}
+
 // --- StreamCall ------------------------------------------------------------
+
+TEST_F(CallsTest, StreamWithInvalidUtf8InOneItemAnswersEveryRequestAndEndsOk) {
+  testing::RawStream stream(channel_, kStreamMethod);
+  ASSERT_TRUE(stream.Write(Request(1, 2).SerializeAsString()));
+  ASSERT_TRUE(stream.Write(WithBadUserId(Request(2, 3), 0)));
+  ASSERT_TRUE(stream.Write(Request(3, 1).SerializeAsString()));
+  stream.WritesDone();
+  std::map<uint64_t, IngestResponse> answers;
+  std::string bytes;
+  while (stream.Read(&bytes)) {
+    IngestResponse r;
+    ASSERT_TRUE(r.ParseFromString(bytes));
+    answers[r.sequence()] = r;
+  }
+  EXPECT_TRUE(stream.Finish().ok());
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[1].accepted(), 2u);
+  EXPECT_EQ(answers[2].accepted(), 2u);
+  ASSERT_EQ(answers[2].rejected_size(), 1);
+  EXPECT_EQ(answers[2].rejected(0).index(), 0u);
+  EXPECT_EQ(answers[2].rejected(0).message(), "user_id: not valid UTF-8 at byte 0");
+  EXPECT_EQ(answers[3].accepted(), 1u);
+}
+
+TEST_F(CallsTest, StreamWithAnUnparsableRequestEndsNamingTheLastSequenceAnswered) {
+  testing::RawStream stream(channel_, kStreamMethod);
+  ASSERT_TRUE(stream.Write(Request(41, 1).SerializeAsString()));
+  std::string bytes;
+  ASSERT_TRUE(stream.Read(&bytes));  // Answered before the bad one is sent.
+  stream.Write("\x0a\xff\xff");
+  stream.WritesDone();
+  EXPECT_FALSE(stream.Read(&bytes));
+  const grpc::Status s = stream.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "request 2 of this stream is not a feed.interactions.v1.IngestRequest (protobuf could "
+            "not parse it); the requests before it are answered, the last answer is for sequence "
+            "41; send the rest again");
+}
 
 TEST_F(CallsTest, StreamAnswersEveryRequestBySequenceAndEndsOk) {
   grpc::ClientContext ctx;
@@ -280,6 +364,24 @@ TEST_F(CallsTest, StreamRefusedAtShutdownAnswersItsItemsRetryable) {
   EXPECT_EQ(response.rejected(2).code(), REJECTION_CODE_INVALID);
   EXPECT_FALSE(stream->Read(&response));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(CallsTest, AHeldRequestWhoseCallerCancelledIsDroppedNotWritten) {
+  sink_.set_refusal(SubmitResult::kFull);
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub_->Stream(&ctx);
+    ASSERT_TRUE(stream->Write(Request(1, 3)));
+    while (sink_.submits_refused() < 2) absl::SleepFor(absl::Milliseconds(1));  // Held.
+    ctx.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Give the held request its next try, after the cancellation is known.
+  absl::SleepFor(absl::Milliseconds(200));
+  sink_.set_refusal(SubmitResult::kQueued);
+  Stop();
+  EXPECT_EQ(sink_.batches_taken(), 0) << "written after its caller had gone";
+  EXPECT_EQ(metrics_.Rejected(RejectLabel::kCancelled).Value(), 3);
 }
 
 TEST_F(CallsTest, StreamWhoseClientCancelsLeavesNothingBehind) {

@@ -37,7 +37,7 @@ class PathTest : public ::testing::Test {
   std::unique_ptr<IngestBatch> Batch(
       const std::vector<::feed::interactions::v1::Interaction>& items, uint64_t sequence = 7) {
     auto batch = std::make_unique<IngestBatch>();
-    for (const auto& item : items) *batch->request().add_interactions() = item;
+    for (const auto& item : items) *batch->request().add_interactions() = testing::ToWire(item);
     batch->request().set_sequence(sequence);
     return batch;
   }

@@ -26,6 +26,7 @@
 #include "msk/msk_token.h"
 #include "prometheus/registry.h"
 #include "record_json.h"
+#include "support/fake_clock.h"
 #include "support/kafka_reader.h"
 
 namespace feed_ingest {
@@ -38,7 +39,7 @@ using ::feed::interactions::v1::Interaction;
 std::unique_ptr<IngestBatch> MakeBatch(int thread, int index, int n) {
   auto batch = std::make_unique<IngestBatch>();
   for (int i = 0; i < n; ++i) {
-    Interaction* item = batch->request().add_interactions();
+    wire::Interaction* item = batch->request().add_interactions();
     item->set_user_id(absl::StrCat("user-", thread, "-", i));
     item->set_video_id("video");
     item->set_interaction_type("view");
@@ -74,6 +75,21 @@ class KafkaProducerTest : public ::testing::Test {
   void SetUp() override {
     broker_ = *EmbeddedBroker::Start({});
     metrics_ = std::make_unique<IngestMetrics>(registry_);
+  }
+
+  // A started producer on this test's broker, with the test plugin loaded.
+  std::unique_ptr<KafkaProducer> StartedWithPlugin(
+      std::vector<std::pair<std::string, std::string>> extra = {}, const Clock* clock = nullptr) {
+    KafkaProducerOptions options;
+    options.kafka.brokers = broker_->bootstrap();
+    options.kafka.extra_config = std::move(extra);
+    options.kafka.extra_config.emplace_back("plugin.library.paths", FEED_KAFKA_TEST_PLUGIN);
+    options.clock = clock;
+    auto producer = KafkaProducer::Create(options, metrics_.get());
+    EXPECT_TRUE(producer.ok()) << producer.status();
+    EXPECT_TRUE((*producer)->EnsureTopic(absl::Seconds(10), nullptr).ok());
+    (*producer)->Start();
+    return *std::move(producer);
   }
 
   std::unique_ptr<KafkaProducer> MakeSink(size_t ring_capacity) {
@@ -221,6 +237,159 @@ TEST_F(KafkaProducerTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
     EXPECT_TRUE(in_kafka.count(id)) << "reported, not in Kafka: " << id;
   std::printf("fatal error: delivered=%zu failed=%d in_kafka=%zu\n", delivered.size(), failed,
               in_kafka.size());
+}
+
+// The Kafka API key of InitProducerId (librdkafka's protocol header, which
+// Debian does not install, calls it RD_KAFKAP_InitProducerId).
+constexpr int16_t kInitProducerId = 22;
+
+// The cluster refuses the next `n` producers when they start
+// (CLUSTER_AUTHORIZATION_FAILED on InitProducerId, as for credentials the
+// cluster does not take).
+void RefuseNextProducers(rd_kafka_mock_cluster_t* cluster, int n) {
+  for (int i = 0; i < n; ++i) {
+    rd_kafka_mock_push_request_errors(cluster, kInitProducerId, 1,
+                                      RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+  }
+}
+
+int ClientsCreated() {
+  void* plugin = dlopen(FEED_KAFKA_TEST_PLUGIN, RTLD_NOW | RTLD_NOLOAD);
+  if (plugin == nullptr) return -1;
+  auto created = reinterpret_cast<int (*)()>(dlsym(plugin, "feed_kafka_test_clients_created"));
+  const int n = created != nullptr ? created() : -1;
+  dlclose(plugin);
+  return n;
+}
+
+// Polls `done` for up to `timeout` of real time.
+template <typename Done>
+bool Eventually(Done done, absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// Records in flight when the fatal error strikes are not failed: the old
+// producer is retired and polled until each report arrives, and those the
+// broker took are answered as written. Only what it never sent is failed.
+TEST_F(KafkaProducerTest, ARebuildLetsWhatWasInFlightSettleWithItsRealReport) {
+  auto producer = StartedWithPlugin({{"linger.ms", "0"}});
+  // The next Produce requests are answered after 1 s: what is sent now is
+  // in flight for that long.
+  for (int b = 1; b <= 3; ++b) {
+    rd_kafka_mock_broker_push_request_error_rtts(
+        broker_->cluster(), b, /*Produce=*/0, 3, RD_KAFKA_RESP_ERR_NO_ERROR, 1000,
+        RD_KAFKA_RESP_ERR_NO_ERROR, 1000, RD_KAFKA_RESP_ERR_NO_ERROR, 1000);
+  }
+  std::vector<std::unique_ptr<IngestBatch>> batches;
+  for (int b = 0; b < 20; ++b) {
+    batches.push_back(MakeBatch(11, b, 5));
+    ASSERT_EQ(producer->TrySubmit(batches.back().get()), SubmitResult::kQueued);
+  }
+  absl::SleepFor(absl::Milliseconds(300));  // Sent, not yet answered.
+  ASSERT_EQ(rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by kafka_producer_test"),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(Eventually([&] {
+    for (auto& b : batches) {
+      if (!b->IsSettled()) return false;
+    }
+    return true;
+  })) << "a record of the retired producer never settled";
+  int written = 0, failed = 0;
+  for (auto& batch : batches) {
+    for (const auto& rec : batch->records) {
+      (rec.delivery.state == DeliveryState::kWritten ? written : failed)++;
+    }
+  }
+  std::printf("in flight at the fatal error: written=%d failed=%d\n", written, failed);
+  EXPECT_GT(written, 0) << "what the broker took before the fatal error is written";
+  EXPECT_EQ(metrics_->producer_rebuilds().Value(), 1);
+  producer->Shutdown(In(absl::Seconds(5)), In(absl::Seconds(6)));
+  std::set<std::string> written_ids;
+  for (auto& batch : batches) {
+    for (const auto& rec : batch->records) {
+      if (rec.delivery.state == DeliveryState::kWritten)
+        written_ids.insert(batch->item(rec).event_id());
+    }
+  }
+  const auto records = testing::ReadTopic(broker_->bootstrap(), "feed.interactions.v1", 200);
+  std::set<std::string> in_kafka;
+  for (const auto& r : records) in_kafka.insert(testing::Header(r, "event-id"));
+  for (const auto& id : written_ids)
+    EXPECT_TRUE(in_kafka.count(id)) << "written, not in Kafka: " << id;
+}
+
+// The same fatal error from a rebuilt producer (the cluster refuses its
+// credentials: CLUSTER_AUTHORIZATION_FAILED on InitProducerId) is not
+// rebuilt at once: 1 s, then 2 s, ... on the producer's clock.
+TEST_F(KafkaProducerTest, TheSameFatalErrorAgainBacksOffTheRebuild) {
+  testing::FakeClock clock(absl::Now());
+  auto producer = StartedWithPlugin({}, &clock);
+  RefuseNextProducers(broker_->cluster(), 3);
+  const int clients_before = ClientsCreated();
+  ASSERT_EQ(rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by kafka_producer_test"),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto rebuilds = [&] { return static_cast<int>(metrics_->producer_rebuilds().Value()); };
+  // A first fatal error, then a different one (the refusal): rebuilt at once.
+  ASSERT_TRUE(Eventually([&] { return rebuilds() == 2; })) << rebuilds();
+  // The refusal again, from a producer that was a rebuild: 1 s.
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(rebuilds(), 2) << "rebuilt again without backing off";
+  clock.Advance(absl::Milliseconds(999));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(rebuilds(), 2);
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return rebuilds() == 3; }));
+  // And again: 2 s.
+  absl::SleepFor(absl::Milliseconds(500));
+  clock.Advance(absl::Milliseconds(1999));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(rebuilds(), 3);
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return rebuilds() == 4; }));
+  EXPECT_EQ(ClientsCreated() - clients_before, 4);
+  // The cluster takes the fourth: it delivers.
+  auto batch = MakeBatch(12, 0, 3);
+  ASSERT_TRUE(Eventually([&] {
+    auto probe = MakeBatch(12, 1, 1);
+    if (producer->TrySubmit(probe.get()) != SubmitResult::kQueued) return false;
+    while (!probe->IsSettled()) absl::SleepFor(absl::Milliseconds(1));
+    return probe->records[0].delivery.state == DeliveryState::kWritten;
+  }));
+  clock.Advance(absl::Seconds(1));
+  producer->Shutdown(Deadline::After(clock, absl::Seconds(5)),
+                     Deadline::After(clock, absl::Seconds(6)));
+}
+
+// A shutdown during a rebuild's back-off ends in time, every record settled.
+TEST_F(KafkaProducerTest, AShutdownDuringARebuildBackOffEndsInTime) {
+  auto producer = StartedWithPlugin();
+  RefuseNextProducers(broker_->cluster(), 20);
+  ASSERT_EQ(rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by kafka_producer_test"),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  // Rebuilds at once, then after 1 s, then 2 s: now inside a 4 s back-off.
+  ASSERT_TRUE(Eventually([&] { return metrics_->producer_rebuilds().Value() >= 4; }));
+  std::vector<std::unique_ptr<IngestBatch>> batches;
+  for (int b = 0; b < 5; ++b) {
+    batches.push_back(MakeBatch(13, b, 2));
+    ASSERT_EQ(producer->TrySubmit(batches.back().get()), SubmitResult::kQueued);
+  }
+  const absl::Time start = absl::Now();
+  producer->Shutdown(In(absl::Milliseconds(500)), In(absl::Seconds(1)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "the back-off held the shutdown";
+  for (auto& batch : batches) {
+    ASSERT_TRUE(batch->IsSettled());
+    for (const auto& rec : batch->records) {
+      EXPECT_EQ(rec.delivery.state, DeliveryState::kRetryable);
+    }
+  }
 }
 
 // Credentials that are never there.

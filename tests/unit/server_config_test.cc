@@ -297,6 +297,7 @@ TEST(ServerConfigSecurityTest, RegionFromTheAwsVariablesAndTheFlagWins) {
 
 TEST(ServerConfigSecurityTest, MskIamWithoutRegionFailsAtStart) {
   ServerOptions options;
+  options.brokers = "embedded";
   options.listen = "127.0.0.1:0";
   options.metrics_listen = "";
   options.kafka_auth = "msk-iam";

@@ -151,7 +151,7 @@ TEST_P(IdFieldTest, LimitComesFromValidationLimits) {
 
 TEST_P(IdFieldTest, WellFormedUtf8IsAccepted) {
   const std::vector<std::string> good = {
-      "\xc2\x80",          // U+0080, smallest 2-byte
+      "\xc2\xa0",          // U+00A0, smallest 2-byte past the C1 controls
       "\xc3\xa9",          // U+00E9 é
       "\xdf\xbf",          // U+07FF, largest 2-byte
       "\xe0\xa0\x80",      // U+0800, smallest 3-byte
@@ -203,7 +203,7 @@ TEST_P(IdFieldTest, MalformedUtf8IsRejectedAtItsFirstByte) {
       {"\xe6\x97\xa5\xe6\x97\xa5\x80", 6, "stray continuation after two 3-byte chars"},
   };
   for (const BadUtf8& b : bad) {
-    EXPECT_THAT(Check(With(b.value)), Rejects(absl::StrCat("invalid UTF-8 at byte ", b.byte)))
+    EXPECT_THAT(Check(With(b.value)), Rejects(absl::StrCat("not valid UTF-8 at byte ", b.byte)))
         << b.why << ": " << absl::CEscape(b.value);
   }
 }
@@ -232,10 +232,22 @@ TEST_P(IdFieldTest, ControlCharacterMessagesAreExact) {
   EXPECT_THAT(Check(With("\xc3\xa9\x7f")), Rejects("control character 0x7f at byte 2"));
 }
 
+TEST_P(IdFieldTest, EveryC1ControlIsRejected) {
+  for (uint32_t cp = 0x80; cp <= 0x9f; ++cp) {
+    std::string value = "ab";
+    value.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+    value.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    EXPECT_THAT(Check(With(value)),
+                Rejects(absl::StrCat("control character U+00", absl::Hex(cp), " at byte 2")))
+        << absl::CEscape(value);
+  }
+}
+
 TEST_P(IdFieldTest, NeighboursOfTheControlRangesAreAccepted) {
   EXPECT_EQ(Check(With(" ")), std::nullopt);         // 0x20
   EXPECT_EQ(Check(With("~")), std::nullopt);         // 0x7E
-  EXPECT_EQ(Check(With("\xc2\x80")), std::nullopt);  // U+0080 (C1, allowed)
+  EXPECT_EQ(Check(With("\xc2\xa0")), std::nullopt);  // U+00A0, just past C1
+  EXPECT_EQ(Check(With("\xc3\xa9")), std::nullopt);  // U+00E9
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -494,7 +506,7 @@ TEST_F(ValidationTest, EventIdTextRules) {
               IsViolation(RejectReason::kEventId, "event_id: control character 0x09 at byte 3"));
   item.set_event_id("evt-\xed\xa0\x80");
   EXPECT_THAT(Check(item),
-              IsViolation(RejectReason::kEventId, "event_id: invalid UTF-8 at byte 4"));
+              IsViolation(RejectReason::kEventId, "event_id: not valid UTF-8 at byte 4"));
   item.set_event_id("evt-\xf0\x9f\x8e\xac");
   EXPECT_EQ(Check(item), std::nullopt);
 }
