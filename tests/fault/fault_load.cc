@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
@@ -129,25 +130,31 @@ void FaultLoad::Run(int thread) {
   }
 }
 
-// Records the broker holds: the sum over partitions of high - low watermark.
-int64_t LogSize(const std::string& bootstrap) {
+// The sums over partitions of the low and high watermarks; false when the
+// broker does not answer.
+bool Watermarks(const std::string& bootstrap, int64_t* low_sum, int64_t* high_sum) {
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (rk == nullptr) return -1;
-  int64_t total = 0;
-  for (int32_t p = 0; p < 6; ++p) {
+  if (rk == nullptr) return false;
+  bool ok = true;
+  *low_sum = *high_sum = 0;
+  for (int32_t p = 0; p < 6 && ok; ++p) {
     int64_t low = 0, high = 0;
-    if (rd_kafka_query_watermark_offsets(rk, "feed.interactions.v1", p, &low, &high, 5000) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      total = -1;
-      break;
-    }
-    total += high - low;
+    ok = rd_kafka_query_watermark_offsets(rk, "feed.interactions.v1", p, &low, &high, 5000) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+    *low_sum += low;
+    *high_sum += high;
   }
   rd_kafka_destroy(rk);
-  return total;
+  return ok;
+}
+
+// Records the broker holds: the sum over partitions of high - low watermark.
+int64_t LogSize(const std::string& bootstrap) {
+  int64_t low = 0, high = 0;
+  return Watermarks(bootstrap, &low, &high) ? high - low : -1;
 }
 
 TopicCheck CheckTopic(const std::string& bootstrap, const LoadTotals& totals) {
@@ -174,6 +181,206 @@ TopicCheck CheckTopic(const std::string& bootstrap, const LoadTotals& totals) {
     }
   }
   return check;
+}
+
+int64_t WrittenCount(const std::string& bootstrap) {
+  int64_t low = 0, high = 0;
+  return Watermarks(bootstrap, &low, &high) ? high : -1;
+}
+
+namespace {
+
+constexpr absl::string_view kMayBeWritten = "it may have been written";
+
+IngestRequest FreshRequest(const std::string& prefix, int slot, int items) {
+  IngestRequest request;
+  for (int k = 0; k < items; ++k) {
+    *request.add_interactions() = MakeInteraction(absl::StrCat("user-", (slot * 31 + k) % 4096),
+                                                  "video-1", absl::StrCat(prefix, slot, "-", k));
+  }
+  return request;
+}
+
+}  // namespace
+
+struct Flood::Slot {
+  int index = 0;
+  std::unique_ptr<InteractionIngest::Stub> stub;
+  IngestRequest request;  // What is left to be accepted.
+  IngestResponse response;
+  std::unique_ptr<grpc::ClientContext> context;
+};
+
+Flood::Flood(std::vector<std::shared_ptr<grpc::Channel>> channels, FloodOptions options)
+    : channels_(std::move(channels)), options_(std::move(options)) {
+  for (int i = 0; i < options_.calls; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->index = i;
+    slot->stub = InteractionIngest::NewStub(channels_[static_cast<size_t>(i) % channels_.size()]);
+    slot->request = FreshRequest(options_.id_prefix, i, options_.items_per_call);
+    slots_.push_back(std::move(slot));
+  }
+}
+
+Flood::~Flood() {
+  StopRetrying();
+  Wait(absl::Seconds(180));
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (retrier_.joinable()) retrier_.join();
+}
+
+void Flood::Start() {
+  retrier_ = std::thread([this] { RetryLoop(); });
+  for (auto& slot : slots_) Send(slot.get());
+}
+
+void Flood::StopRetrying() { retrying_ = false; }
+
+bool Flood::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (in_flight_.load() > 0 || !due_empty()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+bool Flood::due_empty() const {
+  absl::MutexLock lock(&mu_);
+  return due_.empty() || !retrying_.load();
+}
+
+FloodTotals Flood::Totals() const {
+  absl::MutexLock lock(&mu_);
+  return totals_;
+}
+
+void Flood::Send(Slot* slot) {
+  slot->context = std::make_unique<grpc::ClientContext>();
+  slot->context->set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+  slot->response.Clear();
+  ++in_flight_;
+  slot->stub->async()->Ingest(slot->context.get(), &slot->request, &slot->response,
+                              [this, slot](grpc::Status s) { Done(slot, s); });
+}
+
+void Flood::Done(Slot* slot, const grpc::Status& s) {
+  bool again = false;
+  {
+    absl::MutexLock lock(&mu_);
+    ++totals_.calls;
+    ++totals_.status[s.error_code()];
+    if (s.ok()) {
+      totals_.accepted += slot->response.accepted();
+      IngestRequest left;
+      for (const auto& r : slot->response.rejected()) {
+        if (r.code() != ::feed::interactions::v1::REJECTION_CODE_RETRYABLE) continue;
+        if (absl::StrContains(r.message(), kMayBeWritten)) ++totals_.possibly_written;
+        *left.add_interactions() = slot->request.interactions(static_cast<int>(r.index()));
+      }
+      slot->request = std::move(left);
+      if (slot->request.interactions_size() == 0) ++totals_.slots_done;
+    } else {
+      totals_.last_error = absl::StrCat(s.error_code(), ": ", s.error_message());
+      // A call whose outcome is unknown may have been written.
+      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+          s.error_code() == grpc::StatusCode::CANCELLED) {
+        totals_.possibly_written += static_cast<uint64_t>(slot->request.interactions_size());
+      }
+    }
+    again = slot->request.interactions_size() > 0 && retrying_.load();
+    if (again) due_.push_back({absl::Now() + options_.retry_after, slot});
+  }
+  --in_flight_;
+}
+
+void Flood::RetryLoop() {
+  for (;;) {
+    std::vector<Slot*> now;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return;
+      const absl::Time t = absl::Now();
+      for (auto it = due_.begin(); it != due_.end();) {
+        if (it->first <= t || !retrying_.load()) {
+          if (retrying_.load()) now.push_back(it->second);
+          it = due_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (Slot* slot : now) Send(slot);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+SilentStreams::SilentStreams(std::vector<std::shared_ptr<grpc::Channel>> channels, int streams,
+                             int requests_per_stream, int items_per_request, std::string id_prefix)
+    : streams_(streams) {
+  for (int s = 0; s < streams; ++s) {
+    auto channel = channels[static_cast<size_t>(s) % channels.size()];
+    threads_.emplace_back([=] {
+      auto stub = InteractionIngest::NewStub(channel);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+      auto stream = stub->Stream(&ctx);
+      std::thread writer([&] {
+        for (int r = 0; r < requests_per_stream; ++r) {
+          IngestRequest request =
+              FreshRequest(absl::StrCat(id_prefix, s, "-", r, "-"), s, items_per_request);
+          request.set_sequence(static_cast<uint64_t>(r + 1));
+          if (!stream->Write(request)) break;
+          ++written_;
+        }
+        stream->WritesDone();
+      });
+      while (!reading_.load()) absl::SleepFor(absl::Milliseconds(20));
+      IngestResponse response;
+      uint64_t answered = 0;
+      while (stream->Read(&response)) {
+        ++answered;
+        ++answers_;
+        accepted_ += response.accepted();
+        for (const auto& r : response.rejected()) {
+          if (absl::StrContains(r.message(), kMayBeWritten)) ++possibly_written_;
+        }
+      }
+      writer.join();
+      const grpc::Status status = stream->Finish();
+      if (!status.ok() || answered != static_cast<uint64_t>(requests_per_stream)) {
+        ++failed_;
+        absl::MutexLock lock(&mu_);
+        last_error_ = absl::StrCat("stream ", s, ": ", status.error_code(), " ",
+                                   status.error_message(), ", ", answered, " answers");
+      }
+      ++ended_;
+    });
+  }
+}
+
+SilentStreams::~SilentStreams() {
+  reading_ = true;
+  for (auto& t : threads_) t.join();
+}
+
+void SilentStreams::StartReading() { reading_ = true; }
+
+bool SilentStreams::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ended_.load() < static_cast<uint64_t>(streams_)) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+std::string SilentStreams::last_error() const {
+  absl::MutexLock lock(&mu_);
+  return last_error_;
 }
 
 std::string ResultLine(const std::string& scenario, const LoadTotals& totals,

@@ -103,6 +103,98 @@ struct TopicCheck {
 // Reads the whole topic and compares it with `totals.accepted`.
 TopicCheck CheckTopic(const std::string& bootstrap, const LoadTotals& totals);
 
+// Records ever written to the topic: the sum over partitions of the high
+// watermarks (the mock broker forgets old records, never their offsets), or
+// -1 when the broker does not answer.
+int64_t WrittenCount(const std::string& bootstrap);
+
+// Flood: as many unary calls in flight at once as asked, over several
+// connections, each of many items. A call whose items are not all accepted
+// (refused RESOURCE_EXHAUSTED, or items RETRYABLE) is sent again, with what
+// is left, after `retry_after`, as a well-behaved caller would; until
+// StopRetrying() or the items are in Kafka.
+//
+//   Flood flood(channels, {.calls = 2000, .items_per_call = 1000});
+//   flood.Start();  ... the outage ...  flood.StopRetrying(); flood.Wait();
+struct FloodOptions {
+  std::string id_prefix;
+  int calls = 2000;  // Slots, each with one call in flight at a time.
+  int items_per_call = 1000;
+  absl::Duration retry_after = absl::Seconds(1);
+  absl::Duration deadline = absl::Seconds(120);
+};
+
+struct FloodTotals {
+  uint64_t calls = 0;             // Calls that ended, any status.
+  uint64_t accepted = 0;          // Items answered accepted.
+  uint64_t possibly_written = 0;  // RETRYABLE items that may be in Kafka all the same.
+  uint64_t slots_done = 0;        // Slots all of whose items are accepted.
+  std::map<grpc::StatusCode, uint64_t> status;
+  std::string last_error;
+};
+
+class Flood {
+ public:
+  Flood(std::vector<std::shared_ptr<grpc::Channel>> channels, FloodOptions options);
+  ~Flood();
+
+  void Start();
+  // No more retries; calls in flight still end.
+  void StopRetrying();
+  // Until every call in flight has ended (or `timeout`).
+  bool Wait(absl::Duration timeout);
+  FloodTotals Totals() const;
+  uint64_t InFlight() const { return in_flight_.load(); }
+
+ private:
+  struct Slot;
+  bool due_empty() const;
+  void Send(Slot* slot);
+  void Done(Slot* slot, const grpc::Status& status);
+  void RetryLoop();
+
+  const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  const FloodOptions options_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<bool> retrying_{true};
+  std::atomic<uint64_t> in_flight_{0};
+  mutable absl::Mutex mu_;
+  FloodTotals totals_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<absl::Time, Slot*>> due_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread retrier_;
+};
+
+// Streams whose client writes and does not read: each stream's writer sends
+// requests as fast as flow control lets it, nobody reads the answers until
+// StartReading(); then every answer is read and the stream half-closed.
+class SilentStreams {
+ public:
+  SilentStreams(std::vector<std::shared_ptr<grpc::Channel>> channels, int streams,
+                int requests_per_stream, int items_per_request, std::string id_prefix);
+  ~SilentStreams();
+
+  void StartReading();
+  // Until every stream has ended; false on timeout.
+  bool Wait(absl::Duration timeout);
+  uint64_t requests_written() const { return written_.load(); }
+  uint64_t answers() const { return answers_.load(); }
+  uint64_t accepted() const { return accepted_.load(); }
+  uint64_t possibly_written() const { return possibly_written_.load(); }
+  // Streams that did not end OK with every request answered.
+  uint64_t failed() const { return failed_.load(); }
+  std::string last_error() const;
+
+ private:
+  std::atomic<bool> reading_{false};
+  std::atomic<uint64_t> written_{0}, answers_{0}, accepted_{0}, possibly_written_{0}, failed_{0},
+      ended_{0};
+  const int streams_;
+  mutable absl::Mutex mu_;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
 // A one-line summary of the scenario for docs/reliability.md.
 std::string ResultLine(const std::string& scenario, const LoadTotals& totals,
                        const TopicCheck& check, double peak_rss_mib, double recovered_s);

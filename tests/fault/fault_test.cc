@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -35,6 +36,22 @@ constexpr int kBrokers = 3;
 constexpr int kPartitions = 6;
 constexpr double kMaxRssMiB = 256;
 constexpr absl::Duration kRecoveryLimit = absl::Seconds(10);
+// What the service holds beyond --memory-limit whatever its load: the binary,
+// its libraries, threads and their stacks, allocator slack
+// (docs/operations.md, "Memory").
+constexpr double kBaselineMiB = 128;
+
+// `n` channels, each its own connection.
+std::vector<std::shared_ptr<grpc::Channel>> Connections(const std::string& target, int n) {
+  std::vector<std::shared_ptr<grpc::Channel>> out;
+  for (int i = 0; i < n; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("feed_ingest.fault.connection", i);
+    out.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  }
+  return out;
+}
 
 size_t CountOf(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -529,6 +546,123 @@ TEST_F(FaultTest, Scenario10SigkillUnderLoadRepeated) {
   StartService({});
   const double recovered = Recover(restart, &totals);
   Finish("10", totals, rss, recovered);
+}
+
+// 11. Outages against the memory bound (--memory-limit=256MiB): every
+// broker down for 60 s while the load that would grow memory fastest waits
+// on Kafka. Each: peak RSS within the limit plus the baseline, every call
+// answered, and once Kafka is back the topic holds exactly what was accepted
+// (counted by end offsets: far more is written than the mock broker keeps).
+class OutageTest : public FaultTest {
+ protected:
+  static constexpr double kLimitMiB = 256;
+
+  void Outage(const std::string& scenario, const std::function<void()>& during,
+              const std::function<void()>& after) {
+    StartService({"--memory-limit=256MiB"});
+    AllBrokers("down");
+    const absl::Time start = absl::Now();
+    during();
+    absl::SleepFor(absl::Seconds(60) - (absl::Now() - start));
+    AllBrokers("up");
+    after();
+    rss_ = service_->PeakRssMiB();
+    written_ = WrittenCount(broker_.bootstrap());
+    std::printf("scenario=%s peak_rss_mib=%.1f bound_mib=%.0f written=%lld\n", scenario.c_str(),
+                rss_, kLimitMiB + kBaselineMiB, static_cast<long long>(written_));
+    EXPECT_GT(rss_, 0);
+    EXPECT_LE(rss_, kLimitMiB + kBaselineMiB) << service_->Log().substr(0, 4000);
+  }
+
+  // Written once each: no fewer records than accepted items, no more than
+  // those plus the ones answered "may have been written".
+  void ExpectWrittenOnce(uint64_t accepted, uint64_t possibly_written) {
+    EXPECT_GE(written_, static_cast<int64_t>(accepted)) << "accepted, not written";
+    EXPECT_LE(written_, static_cast<int64_t>(accepted + possibly_written)) << "written twice";
+  }
+
+  // Unary calls flooding the outage (`options.calls` in flight, retried as
+  // a well-behaved caller would), then every item accepted once Kafka is back.
+  void FloodOutage(const std::string& scenario, FloodOptions options, int connections) {
+    options.deadline = absl::Seconds(150);
+    std::unique_ptr<Flood> flood;
+    const uint64_t calls = static_cast<uint64_t>(options.calls);
+    Outage(
+        scenario,
+        [&] {
+          flood = std::make_unique<Flood>(Connections(service_->grpc_target(), connections),
+                                          options);
+          flood->Start();
+        },
+        [&] {
+          const absl::Time deadline = absl::Now() + absl::Seconds(120);
+          while (flood->Totals().slots_done < calls && absl::Now() < deadline) {
+            absl::SleepFor(absl::Milliseconds(200));
+          }
+          flood->StopRetrying();
+          EXPECT_TRUE(flood->Wait(absl::Seconds(150))) << "every call answered";
+        });
+    const FloodTotals t = flood->Totals();
+    const auto refused = t.status.find(grpc::StatusCode::RESOURCE_EXHAUSTED);
+    std::printf(
+        "scenario=%s-detail calls=%llu accepted=%llu possibly_written=%llu slots_done=%llu "
+        "refused=%llu last_error=\"%s\"\n",
+        scenario.c_str(), static_cast<unsigned long long>(t.calls),
+        static_cast<unsigned long long>(t.accepted),
+        static_cast<unsigned long long>(t.possibly_written),
+        static_cast<unsigned long long>(t.slots_done),
+        static_cast<unsigned long long>(refused == t.status.end() ? 0 : refused->second),
+        t.last_error.c_str());
+    EXPECT_EQ(t.slots_done, calls) << "every item accepted once Kafka is back";
+    ExpectWrittenOnce(t.accepted, t.possibly_written);
+  }
+
+  double rss_ = 0;
+  int64_t written_ = -1;
+};
+
+TEST_F(OutageTest, Scenario11aLargeUnaryCallsInFlight) {
+  FloodOptions o;
+  o.id_prefix = "s11a-";
+  o.calls = 2000;
+  o.items_per_call = 1000;
+  o.retry_after = absl::Seconds(1);
+  FloodOutage("11a", o, /*connections=*/16);
+}
+
+TEST_F(OutageTest, Scenario11bHundredThousandSmallCallsInFlight) {
+  FloodOptions o;
+  o.id_prefix = "s11b-";
+  o.calls = 100000;
+  o.items_per_call = 1;
+  o.retry_after = absl::Seconds(2);
+  FloodOutage("11b", o, /*connections=*/128);
+}
+
+TEST_F(OutageTest, Scenario11cStreamsWhoseClientsNeverRead) {
+  std::unique_ptr<SilentStreams> streams;
+  Outage(
+      "11c",
+      [&] {
+        streams = std::make_unique<SilentStreams>(Connections(service_->grpc_target(), 8),
+                                                  /*streams=*/64, /*requests=*/300,
+                                                  /*items=*/100, "s11c-");
+      },
+      [&] {
+        absl::SleepFor(absl::Seconds(5));
+        streams->StartReading();
+        EXPECT_TRUE(streams->Wait(absl::Seconds(120))) << "every stream ended";
+      });
+  std::printf(
+      "scenario=11c-detail written_requests=%llu answers=%llu accepted=%llu failed=%llu "
+      "last_error=\"%s\"\n",
+      static_cast<unsigned long long>(streams->requests_written()),
+      static_cast<unsigned long long>(streams->answers()),
+      static_cast<unsigned long long>(streams->accepted()),
+      static_cast<unsigned long long>(streams->failed()), streams->last_error().c_str());
+  EXPECT_EQ(streams->failed(), 0u) << streams->last_error();
+  EXPECT_EQ(streams->answers(), 64u * 300u) << "every request answered";
+  ExpectWrittenOnce(streams->accepted(), streams->possibly_written());
 }
 
 }  // namespace
