@@ -192,6 +192,15 @@ namespace {
 
 constexpr absl::string_view kMayBeWritten = "it may have been written";
 
+// A whole-call failure the service itself chose, before taking anything: a
+// refusal that says so, or a unary call turned away by a server shutting down.
+bool NothingTaken(const grpc::Status& s) {
+  return absl::StrContains(s.error_message(), "nothing of this request was taken") ||
+         absl::StrContains(s.error_message(), "nothing was taken") ||
+         (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+          absl::StartsWith(s.error_message(), "the server is shutting down"));
+}
+
 IngestRequest FreshRequest(const std::string& prefix, int slot, int items) {
   IngestRequest request;
   for (int k = 0; k < items; ++k) {
@@ -285,9 +294,13 @@ void Flood::Done(Slot* slot, const grpc::Status& s) {
       if (slot->request.interactions_size() == 0) ++totals_.slots_done;
     } else {
       totals_.last_error = absl::StrCat(s.error_code(), ": ", s.error_message());
-      // A call whose outcome is unknown may have been written.
-      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-          s.error_code() == grpc::StatusCode::CANCELLED) {
+      ++totals_.errors[totals_.last_error.substr(0, 80)];
+      // Only the service's own refusals say that nothing was taken. Any other
+      // failure (a deadline, a cut connection, gRPC cancelling the call when
+      // its buffers are full) leaves the outcome unknown: the items may have
+      // been written, and are sent again.
+      if (!NothingTaken(s)) {
+        ++totals_.unknown_calls;
         totals_.possibly_written += static_cast<uint64_t>(slot->request.interactions_size());
       }
     }

@@ -129,7 +129,9 @@ struct FloodTotals {
   uint64_t accepted = 0;          // Items answered accepted.
   uint64_t possibly_written = 0;  // RETRYABLE items that may be in Kafka all the same.
   uint64_t slots_done = 0;        // Slots all of whose items are accepted.
+  uint64_t unknown_calls = 0;     // Failed calls whose outcome the caller cannot know.
   std::map<grpc::StatusCode, uint64_t> status;
+  std::map<std::string, uint64_t> errors;  // "code: message" of failed calls, and how many.
   std::string last_error;
 };
 

@@ -590,8 +590,8 @@ class OutageTest : public FaultTest {
     Outage(
         scenario,
         [&] {
-          flood = std::make_unique<Flood>(Connections(service_->grpc_target(), connections),
-                                          options);
+          flood =
+              std::make_unique<Flood>(Connections(service_->grpc_target(), connections), options);
           flood->Start();
         },
         [&] {
@@ -606,13 +606,18 @@ class OutageTest : public FaultTest {
     const auto refused = t.status.find(grpc::StatusCode::RESOURCE_EXHAUSTED);
     std::printf(
         "scenario=%s-detail calls=%llu accepted=%llu possibly_written=%llu slots_done=%llu "
-        "refused=%llu last_error=\"%s\"\n",
+        "unknown_outcome_calls=%llu refused=%llu last_error=\"%s\"\n",
         scenario.c_str(), static_cast<unsigned long long>(t.calls),
         static_cast<unsigned long long>(t.accepted),
         static_cast<unsigned long long>(t.possibly_written),
         static_cast<unsigned long long>(t.slots_done),
+        static_cast<unsigned long long>(t.unknown_calls),
         static_cast<unsigned long long>(refused == t.status.end() ? 0 : refused->second),
         t.last_error.c_str());
+    for (const auto& [error, n] : t.errors) {
+      std::printf("scenario=%s-error count=%llu status=\"%s\"\n", scenario.c_str(),
+                  static_cast<unsigned long long>(n), error.c_str());
+    }
     EXPECT_EQ(t.slots_done, calls) << "every item accepted once Kafka is back";
     ExpectWrittenOnce(t.accepted, t.possibly_written);
   }
