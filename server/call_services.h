@@ -2,7 +2,7 @@
 // server, handed to it at birth instead of reaching into the service; and
 // the translations between gRPC and the path's own words.
 //
-//   CallServices services{&async_service, &path, &tracker, &clock, &budget, 256};
+//   CallServices services{&async_service, &path, &tracker, &clock, &budget, &metrics, 256};
 //   UnaryCall::Await(services, cq);
 //
 // Everything pointed to outlives every call.
@@ -55,6 +55,7 @@ struct CallServices {
   // Answers waiting for a stream's reader are charged here, and a stream is
   // not read while it has no room.
   MemoryBudget* budget;
+  IngestMetrics* metrics;  // feed_ingest_stage_seconds, when answers are written.
   // Requests of one stream read and not yet answered; past it the stream is
   // not read until an answer goes out.
   int stream_window = 256;

@@ -37,6 +37,18 @@ namespace feed_ingest {
 
 class IngestBatch;
 
+// Where a batch's time went (Clock::MonotonicNanos()), for
+// feed_ingest_stage_seconds: read by its call (received), handed to the sink
+// (submitted), its first produce call and its last delivery report (written
+// by the producer thread before the Settle() that publishes them).
+struct StageTimes {
+  int64_t received_ns = 0;
+  int64_t submitted_ns = 0;
+  int64_t produced_ns = 0;
+  int64_t settled_ns = 0;
+  bool went_to_kafka() const { return submitted_ns != 0 && settled_ns != 0; }
+};
+
 // How a batch tells its owner that its last record has settled: a function
 // and its three arguments, held by value in the batch. The settling thread
 // reads them, from the batch, before its last decrement; after it, the batch
@@ -61,7 +73,11 @@ class IngestBatch {
     uint32_t index;            // Position in request.interactions().
     uint32_t value_begin = 0;  // The JSON value is values[value_begin, value_end),
     uint32_t value_end = 0;    // written by the encode stage.
-    Delivery delivery;         // kPending until the sink settles it.
+    // The item's own time in seconds, also by the encode stage: the sink's
+    // lag metric reads it here, in the record its report points at, instead
+    // of in the parsed request, which is long out of cache by then.
+    double event_s = 0;
+    Delivery delivery;  // kPending until the sink settles it.
   };
 
   // An item that got its verdict before Kafka (a validation rule).
@@ -121,7 +137,7 @@ class IngestBatch {
   std::string values;  // Every record's JSON, back to back.
   std::vector<Record> records;
   std::vector<Invalid> invalid;  // In index order.
-  int64_t received_ns = 0;       // Clock::MonotonicNanos() at admission, for latency.
+  StageTimes times;
 
  private:
   const SettleNotifier notifier_;

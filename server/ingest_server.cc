@@ -178,6 +178,7 @@ absl::Status IngestServer::Init() {
   producer_options.kafka.brokers = brokers_;
   producer_options.kafka.queue_bytes = options_.memory_limit / 4;
   producer_options.kafka.topic = options_.topic;
+  producer_options.kafka.content_type_header = options_.content_type_header;
   producer_options.kafka.extra_config = options_.kafka_config;
   producer_options.ring_capacity = options_.ring_capacity;
   producer_options.clock = clock_;
@@ -226,7 +227,7 @@ absl::Status IngestServer::Init() {
 
   tracker_ = std::make_unique<CallTracker>(metrics_.get(), clock_);
   service_ = std::make_unique<IngestService>(path_.get(), tracker_.get(), clock_, budget_.get(),
-                                             options_.service);
+                                             metrics_.get(), options_.service);
 
   auto credentials = ServerCredentials(options_.security);
   if (!credentials.ok()) return credentials.status();

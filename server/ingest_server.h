@@ -74,6 +74,7 @@ struct ServerOptions {
   std::string brokers;
   std::string topic = kDefaultTopic;
   bool create_topic = false;
+  bool content_type_header = true;  // KafkaOptions::content_type_header.
   int replication_factor = 3;
   std::vector<std::pair<std::string, std::string>> kafka_config;
   // "msk-iam": authenticate to AWS MSK with IAM (needs aws_region).

@@ -7,9 +7,9 @@
 namespace feed_ingest {
 
 IngestService::IngestService(const IngestPath* path, CallTracker* tracker, const Clock* clock,
-                             MemoryBudget* budget, ServiceOptions options)
-    : options_(options), call_services_{&service_, path,   tracker,
-                                        clock,     budget, options.stream_window} {}
+                             MemoryBudget* budget, IngestMetrics* metrics, ServiceOptions options)
+    : options_(options),
+      call_services_{&service_, path, tracker, clock, budget, metrics, options.stream_window} {}
 
 IngestService::~IngestService() { Stop(); }
 

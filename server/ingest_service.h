@@ -3,7 +3,7 @@
 // themselves are UnaryCall and StreamCall; what they need from the server
 // they get as CallServices.
 //
-//   IngestService service(&path, &tracker, &clock, &budget, {.completion_queues = 2});
+//   IngestService service(&path, &tracker, &clock, &budget, &metrics, {.completion_queues = 2});
 //   grpc::ServerBuilder builder;
 //   service.RegisterWith(&builder);
 //   auto server = builder.BuildAndStart();
@@ -39,9 +39,9 @@ struct ServiceOptions {
 
 class IngestService {
  public:
-  // `path`, `tracker` and `budget` must outlive the service.
+  // Everything pointed to must outlive the service.
   IngestService(const IngestPath* path, CallTracker* tracker, const Clock* clock,
-                MemoryBudget* budget, ServiceOptions options);
+                MemoryBudget* budget, IngestMetrics* metrics, ServiceOptions options);
   ~IngestService();
   IngestService(const IngestService&) = delete;
   IngestService& operator=(const IngestService&) = delete;

@@ -27,6 +27,10 @@ struct KafkaOptions {
   std::shared_ptr<msk::MskTokenProvider> msk_tokens;
   // librdkafka's queue, bounded in bytes (queue.buffering.max.kbytes).
   int64_t queue_bytes = int64_t{64} << 20;
+  // Every record carries `content-type: application/json`. The same on every
+  // record of the topic, and librdkafka allocates and frees each header per
+  // message: off, a record without an event_id has no headers at all.
+  bool content_type_header = true;
 };
 
 // What the topic must look like when it is created at start.

@@ -117,6 +117,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
       return SubmitResult::kClosed;
     }
     batch->Arm();
+    batch->times.submitted_ns = clock_->MonotonicNanos();
     const bool pushed = ring_.TryPush(std::move(batch));
     submitters_.fetch_sub(1, std::memory_order_seq_cst);
     return pushed ? SubmitResult::kQueued : SubmitResult::kFull;
@@ -145,15 +146,14 @@ class KafkaProducer::Loop final : private KafkaEvents {
       if (msg.rkt == rkt_) rebuilt_ = false;
       // The clocks are read once per poll: reports served together arrived
       // together, and a clock read per record costs more than the rest here.
-      latency_.Observe(static_cast<double>(poll_mono_ns_ - batch->received_ns) * 1e-9);
-      const auto& ts = batch->item(*record).timestamp();
-      const double event_s = static_cast<double>(ts.seconds()) + ts.nanos() * 1e-9;
-      lag_.Observe(std::max(0.0, poll_wall_s_ - event_s));
+      latency_.Observe(static_cast<double>(poll_mono_ns_ - batch->times.received_ns) * 1e-9);
+      lag_.Observe(std::max(0.0, poll_wall_s_ - record->event_s));
     } else {
       failures_.Count(msg.err);
     }
     const bool possibly_written =
         rd_kafka_message_status(&msg) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    batch->times.settled_ns = poll_mono_ns_;  // Before the Settle() that publishes it.
     batch->Settle(record, DeliveryFor(msg.err, possibly_written));
   }
 
@@ -226,36 +226,52 @@ class KafkaProducer::Loop final : private KafkaEvents {
   }
 
   bool Produce(IngestBatch* batch) {
+    const bool content_type = options_.kafka.content_type_header;
     // Once the last record settles the worker may free the batch: read
     // nothing from it after that, hence the local copies.
     const size_t n = batch->records.size();
     IngestBatch::Record* const records = batch->records.data();
+    if (next_ == 0) batch->times.produced_ns = clock_->MonotonicNanos();
     while (next_ < n) {
       IngestBatch::Record& r = records[next_];
       const auto& item = batch->item(r);
       const absl::string_view value = batch->value(r);
-      rd_kafka_headers_t* headers = rd_kafka_headers_new(2);
-      rd_kafka_header_add(headers, "content-type", -1, "application/json", 16);
-      if (!item.event_id().empty()) {
-        rd_kafka_header_add(headers, "event-id", -1, item.event_id().data(),
-                            static_cast<ssize_t>(item.event_id().size()));
+      // Each header is allocated by librdkafka and freed with its message:
+      // a record that needs none gets none.
+      rd_kafka_headers_t* headers = nullptr;
+      if (content_type || !item.event_id().empty()) {
+        headers = rd_kafka_headers_new(2);
+        if (content_type) {
+          rd_kafka_header_add(headers, "content-type", -1, "application/json", 16);
+        }
+        if (!item.event_id().empty()) {
+          rd_kafka_header_add(headers, "event-id", -1, item.event_id().data(),
+                              static_cast<ssize_t>(item.event_id().size()));
+        }
       }
       // No copy flag: the batch keeps key and value alive until the report.
       const rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
-                            RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+          headers != nullptr
+              ? rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
+                                  RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(&r),
+                                  RD_KAFKA_V_END)
+              : rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
+                                  RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++next_;
         continue;
       }
-      rd_kafka_headers_destroy(headers);
+      if (headers != nullptr) rd_kafka_headers_destroy(headers);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return false;
       // Refused before queueing (too large, unknown partition, fatal error):
       // settle it now, as a delivery report would. Never sent: not written.
       failures_.Count(err);
       ++next_;
+      r.batch->times.settled_ns = clock_->MonotonicNanos();
       r.batch->Settle(&r, DeliveryFor(err, /*possibly_written=*/false));
     }
     next_ = 0;
@@ -267,6 +283,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
     IngestBatch::Record* const records = batch->records.data();
     failures_.Count(err, n - next_);
     const Delivery failed = DeliveryFor(err, /*possibly_written=*/false);
+    if (next_ < n) batch->times.settled_ns = clock_->MonotonicNanos();
     for (size_t i = next_; i < n; ++i) records[i].batch->Settle(&records[i], failed);
     next_ = 0;
   }

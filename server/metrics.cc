@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace feed_ingest {
 namespace {
@@ -36,6 +37,20 @@ const prometheus::Histogram::BucketBoundaries& IngestMetrics::LatencyBuckets() {
       0.001, 0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
       0.1,   0.2,   0.5,   1,      2,    5,     10,   30,   60};
   return *kBounds;
+}
+
+const prometheus::Histogram::BucketBoundaries& IngestMetrics::StageBuckets() {
+  static const auto* const kBounds = new prometheus::Histogram::BucketBoundaries{
+      0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
+      0.03,   0.05,    0.075,  0.1,   0.2,   0.5,   1,     2,      5,    10,    60};
+  return *kBounds;
+}
+
+void IngestMetrics::ObserveStages(const StageTimes& t, int64_t answered_ns) {
+  const int64_t at[] = {t.received_ns, t.submitted_ns, t.produced_ns, t.settled_ns, answered_ns};
+  for (size_t s = 0; s < kStageTimeCount; ++s) {
+    stage_[s]->Observe(static_cast<double>(std::max<int64_t>(0, at[s + 1] - at[s])) * 1e-9);
+  }
 }
 
 const prometheus::Histogram::BucketBoundaries& IngestMetrics::EventLagBuckets() {
@@ -144,6 +159,19 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                        .Register(registry);
   for (size_t r = 0; r < kRejectLabelCount; ++r) {
     rejected_[r] = &rejected.Add({{"reason", std::string(RejectLabelName(r))}});
+  }
+  auto& stages = BuildHistogram()
+                     .Name("feed_ingest_stage_seconds")
+                     .Help(
+                         "Where a request's time goes: admit (read to ring), queue (ring to "
+                         "produce call), kafka (produce to last delivery report), answer (last "
+                         "report to answer written)")
+                     .Register(registry);
+  for (const auto& [stage, name] : {std::pair<StageTime, const char*>{StageTime::kAdmit, "admit"},
+                                    {StageTime::kQueue, "queue"},
+                                    {StageTime::kKafka, "kafka"},
+                                    {StageTime::kAnswer, "answer"}}) {
+    stage_[static_cast<size_t>(stage)] = &stages.Add({{"stage", name}}, StageBuckets());
   }
   // The failures an outage or a shutdown brings, at 0 from the start, so a
   // dashboard shows 0 rather than "No data" before the first one.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "ingest_batch.h"
 #include "memory_budget.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
@@ -29,6 +30,12 @@
 #include "verdict.h"
 
 namespace feed_ingest {
+
+// The stages of feed_ingest_stage_seconds: read → ring (admit), ring →
+// produce call (queue), produce → last delivery report (kafka), last report
+// → answer written (answer).
+enum class StageTime : uint8_t { kAdmit, kQueue, kKafka, kAnswer };
+inline constexpr size_t kStageTimeCount = 4;
 
 // A histogram filled locally by one thread and published in bulk, so the
 // per-item cost is an index computation and an add.
@@ -63,6 +70,10 @@ class IngestMetrics {
   prometheus::Gauge& ring_capacity() { return ring_capacity_; }
   prometheus::Gauge& kafka_queue_messages() { return kafka_queue_messages_; }
   prometheus::Histogram& delivery_latency() { return delivery_latency_; }
+  prometheus::Histogram& StageSeconds(StageTime s) { return *stage_[static_cast<size_t>(s)]; }
+  // The four stages of one request that went to Kafka, its answer written at
+  // `answered_ns`. Any thread.
+  void ObserveStages(const StageTimes& times, int64_t answered_ns);
   prometheus::Histogram& event_lag() { return event_lag_; }
   prometheus::Histogram& batch_size() { return batch_size_; }
   // `code` is a grpc::StatusCode, 0 to 16. The usual codes' series exist from
@@ -79,6 +90,7 @@ class IngestMetrics {
   void PublishBuildInfo(absl::string_view grpc_version, absl::string_view librdkafka_version);
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+  static const prometheus::Histogram::BucketBoundaries& StageBuckets();
   // Finds or makes the duration series of one method and code.
   prometheus::Histogram& DurationSeries(Method m, int code);
   static const prometheus::Histogram::BucketBoundaries& EventLagBuckets();
@@ -97,6 +109,7 @@ class IngestMetrics {
   prometheus::Gauge& ring_capacity_;
   prometheus::Gauge& kafka_queue_messages_;
   prometheus::Histogram& delivery_latency_;
+  std::array<prometheus::Histogram*, kStageTimeCount> stage_{};
   prometheus::Histogram& event_lag_;
   prometheus::Histogram& batch_size_;
   prometheus::Family<prometheus::Histogram>& duration_family_;

@@ -27,6 +27,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.Bool("create-topic", &o.create_topic,
              "create the topic at start when it is missing (6 partitions, retention 7 days, "
              "snappy)");
+  flags.Bool("content-type-header", &o.content_type_header,
+             "give every record the header content-type: application/json");
   flags.Int("replication-factor", &o.replication_factor, "replication factor for --create-topic", 1,
             32);
   flags.Repeated("kafka-config", &kafka_config,

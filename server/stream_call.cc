@@ -117,7 +117,7 @@ void StreamCall::OnRead(bool ok) {
     End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unparsable request"));
     return;
   }
-  request->batch.received_ns = services_.clock->MonotonicNanos();
+  request->batch.times.received_ns = services_.clock->MonotonicNanos();
   request->admission.method = Method::kStream;
   request->admission.caller = caller_;
   request->admission.deadline = DeadlineOf(context_, *services_.clock);
@@ -147,7 +147,7 @@ void StreamCall::Admit(Request* request) {
       if (request->batch.examined()) {
         IngestResponse response;
         path.Refuse(request->admission, outcome, &response);
-        Enqueue(std::move(response));
+        Enqueue(std::move(response), StageTimes());
       }
       delete request;
       End(ToGrpcStatus(outcome.status()));
@@ -199,21 +199,25 @@ void StreamCall::OnSettled(Request* request) {
 void StreamCall::Answer(Request* request) {
   IngestResponse response;
   services_.path->Answer(request->admission, &response);
+  const StageTimes times = request->batch.times;
   delete request;
-  Enqueue(std::move(response));
+  Enqueue(std::move(response), times);
 }
 
-void StreamCall::Enqueue(IngestResponse response) {
+void StreamCall::Enqueue(IngestResponse response, StageTimes times) {
   last_sequence_answered_ = response.sequence();
   answered_any_ = true;
   if (client_gone_) return;
   // Owed to the client whatever the budget says; it is what stops reading.
   MemoryCharge charge = services_.budget->Charge(MemoryBudget::Pool::kAnswers,
                                                  static_cast<int64_t>(response.SpaceUsedLong()));
-  outbox_.push_back({std::move(response), std::move(charge)});
+  outbox_.push_back({std::move(response), std::move(charge), times});
 }
 
 void StreamCall::OnWrite(bool ok) {
+  if (ok && outbox_.front().times.went_to_kafka()) {
+    services_.metrics->ObserveStages(outbox_.front().times, services_.clock->MonotonicNanos());
+  }
   outbox_.pop_front();
   if (!ok) {  // The client is gone: answers can no longer be delivered.
     client_gone_ = true;

@@ -94,7 +94,7 @@ class StreamCall final : private CallListener {
   // Sends a request down the path (again, after a back-off).
   void Admit(Request* request);
   void Answer(Request* request);
-  void Enqueue(::feed::interactions::v1::IngestResponse response);
+  void Enqueue(::feed::interactions::v1::IngestResponse response, StageTimes times);
   // Stops reading; the call finishes with `status` once everything read is
   // answered. The first non-OK status is the one the client gets.
   void End(const grpc::Status& status);
@@ -131,6 +131,7 @@ class StreamCall final : private CallListener {
   struct Pending {
     ::feed::interactions::v1::IngestResponse response;
     MemoryCharge charge;
+    StageTimes times;
   };
   std::deque<Pending> outbox_;
   grpc::Alarm drain_alarm_;    // Due never; cancelled to tell of the drain,

@@ -36,7 +36,7 @@ void UnaryCall::OnArrived(bool ok) {
     Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
     return;
   }
-  batch_.received_ns = ticket_.start_ns;
+  batch_.times.received_ns = ticket_.start_ns;
   admission_.caller = CallerOf(context_);
   admission_.deadline = DeadlineOf(context_, *services_.clock);
   const IngestPath& path = *services_.path;
@@ -87,7 +87,10 @@ void UnaryCall::Finish(const grpc::Status& status) {
   }
 }
 
-void UnaryCall::OnFinished(bool /*ok*/) {
+void UnaryCall::OnFinished(bool ok) {
+  if (ok && batch_.times.went_to_kafka()) {
+    services_.metrics->ObserveStages(batch_.times, services_.clock->MonotonicNanos());
+  }
   services_.tracker->Leave(ticket_, static_cast<int>(code_));
   state_ = State::kDone;
 }

@@ -323,6 +323,10 @@ def send_load():
     }
     for r in REASONS:
         e[f'feed_ingest_interactions_rejected_total{{{sel},reason="{r}"}}'] = invalid.get(r, 0)
+    # Every request that went to Kafka is timed once per stage when answered.
+    for stage in ("admit", "queue", "kafka", "answer"):
+        e[f'feed_ingest_stage_seconds_count{{{sel},stage="{stage}"}}'] = (unary_calls +
+                                                                          stream_messages)
     Env.expected = e
     Env.metrics_text = http_get(f"http://{Env.metrics_addr}/metrics")[1]
 
@@ -425,7 +429,8 @@ class PrometheusSeesTheLoad(unittest.TestCase):
     def test_03_histograms_consistent(self):
         sel = f'job="{JOB}"'
         for name in ("feed_ingest_delivery_latency_seconds", "feed_ingest_event_lag_seconds",
-                     "feed_ingest_batch_size", "feed_ingest_grpc_request_duration_seconds"):
+                     "feed_ingest_batch_size", "feed_ingest_grpc_request_duration_seconds",
+                     "feed_ingest_stage_seconds"):
             with self.subTest(histogram=name):
                 # +Inf bucket == _count, for every labelled series.
                 expr = f'{name}_bucket{{{sel},le="+Inf"}} != ignoring(le) {name}_count{{{sel}}}'
@@ -601,6 +606,7 @@ class PrometheusSeesTheLoad(unittest.TestCase):
             "feed_ingest_event_lag_seconds": ("histogram", set()),
             "feed_ingest_batch_size": ("histogram", set()),
             "feed_ingest_grpc_request_duration_seconds": ("histogram", {"method", "code"}),
+            "feed_ingest_stage_seconds": ("histogram", {"stage"}),
             "feed_ingest_ring_depth": ("gauge", set()),
             "feed_ingest_ring_capacity": ("gauge", set()),
             "feed_ingest_kafka_queue_messages": ("gauge", set()),

@@ -52,8 +52,8 @@ class CallsTest : public ::testing::Test {
     path_ = std::make_unique<IngestPath>(std::move(stages), &metrics_);
     ServiceOptions options;
     options.stream_window = 4;
-    service_ =
-        std::make_unique<IngestService>(path_.get(), &tracker_, &Clock::Real(), &budget_, options);
+    service_ = std::make_unique<IngestService>(path_.get(), &tracker_, &Clock::Real(), &budget_,
+                                               &metrics_, options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

@@ -139,6 +139,36 @@ TEST_F(KafkaProducerTest, ConcurrentSubmittersAllSettledOnceAndDelivered) {
   EXPECT_EQ(sink->TrySubmit(MakeBatch(9, 9, 1).get()), SubmitResult::kClosed);
 }
 
+TEST_F(KafkaProducerTest, StampsEachStageOfABatchInOrder) {
+  auto sink = MakeSink(8);
+  auto batch = MakeBatch(1, 0, 3);
+  batch->times.received_ns = Clock::Real().MonotonicNanos();
+  ASSERT_EQ(sink->TrySubmit(batch.get()), SubmitResult::kQueued);
+  while (!batch->IsSettled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const StageTimes t = batch->times;
+  ASSERT_TRUE(t.went_to_kafka());
+  EXPECT_LE(t.received_ns, t.submitted_ns);
+  EXPECT_LE(t.submitted_ns, t.produced_ns);
+  EXPECT_LE(t.produced_ns, t.settled_ns);
+
+  // The four stages, each observed once, their sums the gaps between stamps.
+  const int64_t answered_ns = t.settled_ns + 2'000'000;
+  metrics_->ObserveStages(t, answered_ns);
+  const struct {
+    StageTime stage;
+    int64_t from, to;
+  } want[] = {{StageTime::kAdmit, t.received_ns, t.submitted_ns},
+              {StageTime::kQueue, t.submitted_ns, t.produced_ns},
+              {StageTime::kKafka, t.produced_ns, t.settled_ns},
+              {StageTime::kAnswer, t.settled_ns, answered_ns}};
+  for (const auto& w : want) {
+    const auto h = metrics_->StageSeconds(w.stage).Collect().histogram;
+    EXPECT_EQ(h.sample_count, 1u);
+    EXPECT_NEAR(h.sample_sum, static_cast<double>(w.to - w.from) * 1e-9, 1e-9);
+  }
+  sink->Shutdown(In(absl::Seconds(5)), In(absl::Seconds(6)));
+}
+
 TEST_F(KafkaProducerTest, ShutdownSettlesWhatKafkaNeverTook) {
   auto sink = MakeSink(64);
   for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(broker_->cluster(), b);
