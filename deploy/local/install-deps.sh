@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build ccache pkg-config g++ make
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libabsl-dev prometheus-cpp-dev
-  libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev libjemalloc-dev
   prometheus python3 python3-prometheus-client python3-yaml python3-grpcio
   libcurl4-openssl-dev libssl-dev openssl python3-botocore
   docker-compose golang-go golang-github-hashicorp-hcl-v2-dev
