@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/flag_set.h"
 #include "cq_event.h"
 #include "feed/interactions/v1/interactions.grpc.pb.h"
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n%s", s.ToString().c_str(), flags.Usage().c_str());
     return 2;
   }
+  // As feed-ingest's main() does: Debian's abseil checks lock order on
+  // every absl::Mutex, gRPC's included, unless told not to.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);

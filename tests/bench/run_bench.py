@@ -35,11 +35,12 @@ SHAPES = [
 class Proc:
     """A child process whose stderr (or stdout) is scanned for a pattern."""
 
-    def __init__(self, args, pattern, use_stdout=False, stdin=False):
+    def __init__(self, args, pattern, use_stdout=False, stdin=False, env=None):
         self.p = subprocess.Popen(
             args, stdout=subprocess.PIPE if use_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE if not use_stdout else subprocess.DEVNULL,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, text=True)
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, text=True,
+            env=None if env is None else {**os.environ, **env})
         stream = self.p.stdout if use_stdout else self.p.stderr
         self.lines = []
         deadline = time.time() + 30
@@ -134,6 +135,36 @@ class Scraper:
         self.t.join()
 
 
+def stage_buckets(port):
+    """{stage: [(le, cumulative count), ...]} of feed_ingest_stage_seconds."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("feed_ingest_stage_seconds_bucket"):
+            continue
+        stage = re.search(r'stage="([^"]+)"', line).group(1)
+        le = re.search(r'le="([^"]+)"', line).group(1)
+        out.setdefault(stage, []).append((float("inf") if le == "+Inf" else float(le),
+                                          float(line.rsplit(" ", 1)[1])))
+    return out
+
+
+def stage_quantiles(before, after):
+    """p50 and p99 in ms of what each stage observed between two scrapes (the
+    upper bound of the bucket the quantile falls in)."""
+    out = {}
+    for stage, buckets in after.items():
+        prior = dict(before.get(stage, []))
+        delta = [(le, n - prior.get(le, 0)) for le, n in sorted(buckets)]
+        total = delta[-1][1] if delta else 0
+        q = {}
+        for name, frac in (("p50", 0.5), ("p99", 0.99)):
+            q[name] = next((le * 1000 for le, n in delta if total and n >= frac * total),
+                           float("nan"))
+        out[stage] = q
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build-dir", default="build")
@@ -154,16 +185,25 @@ def main():
     broker = Proc([os.path.join(build, "feed-ingest-mock-broker")], r"bootstrap=(\S+)",
                   use_stdout=True, stdin=True)
     bootstrap = broker.match.group(1)
-    summary, table = {}, []
+    summary = {}
     try:
-        raw = []
-        for _ in range(a.runs):
-            out = subprocess.run([os.path.join(build, "feed-ingest-raw-producer"),
-                                  f"--brokers={bootstrap}", f"--count={a.raw_count}"],
-                                 capture_output=True, text=True, timeout=600, check=True)
-            raw.append(json.loads(out.stdout)["events_per_s"])
-        summary["raw_producer_events_per_s"] = statistics.median(raw)
-        table.append(("raw producer", statistics.median(raw), "", "", ""))
+        # The raw producer with the service's headers and with none; its CPU
+        # is its own, librdkafka's threads included.
+        raw_rate, raw_cpu = {}, {}
+        for headers in ("service", "none"):
+            rates, cpus = [], []
+            for _ in range(a.runs):
+                out = subprocess.run([os.path.join(build, "feed-ingest-raw-producer"),
+                                      f"--brokers={bootstrap}", f"--count={a.raw_count}",
+                                      f"--headers={headers}"],
+                                     capture_output=True, text=True, timeout=600, check=True)
+                r = json.loads(out.stdout)
+                rates.append(r["events_per_s"])
+                cpus.append(r["cpu_s"] / max(r["events"], 1) * 1e6)
+            raw_rate[headers], raw_cpu[headers] = statistics.median(rates), statistics.median(cpus)
+        summary["raw_producer_events_per_s"] = raw_rate["service"]
+        summary["raw_producer_plain_events_per_s"] = raw_rate["none"]
+        cpu_us = {"raw_producer": raw_cpu["service"], "raw_producer_plain": raw_cpu["none"]}
 
         bare = Proc([os.path.join(build, "feed-ingest-bare-server"), "--listen=127.0.0.1:0"],
                     r"grpc_listen=(\S+)")
@@ -183,14 +223,18 @@ def main():
 
         svc = start_service()
         svc_results, half = {}, {}
-        scraper = Scraper(int(svc.match.group(2).rsplit(":", 1)[1]))
+        svc_metrics_port = int(svc.match.group(2).rsplit(":", 1)[1])
+        scraper = Scraper(svc_metrics_port)
         try:
             target = svc.match.group(1)
             for shape in SHAPES:
                 svc_results[shape[0]] = measure(build, svc, target, shape, dur, a.runs)
+            stages = {}
             for shape in SHAPES:
                 rate = svc_results[shape[0]]["events_per_s"] / 2
+                before = stage_buckets(svc_metrics_port)
                 half[shape[0]] = measure(build, svc, target, shape, dur, a.runs, rate=rate)
+                stages[shape[0]] = stage_quantiles(before, stage_buckets(svc_metrics_port))
             peak_rss = svc.rss_mib("VmHWM")
         finally:
             scraper.stop()
@@ -229,6 +273,19 @@ def main():
         broker.stop()
 
     best_stream = max(("stream100", "stream500"), key=lambda s: svc_results[s]["events_per_s"])
+    for shape in SHAPES:
+        cpu_us[f"bare_{shape[0]}"] = bare_results[shape[0]]["cpu_s_per_million"]
+        cpu_us[f"service_{shape[0]}"] = svc_results[shape[0]]["cpu_s_per_million"]
+    summary.update({
+        "cpu_us_per_event": cpu_us,
+        # What the service spends per event against what its two halves spend
+        # on their own, for the stream500 shape.
+        "overhead_ratio": cpu_us["service_stream500"] /
+                          (cpu_us["raw_producer"] + cpu_us["bare_stream500"]),
+        "stream_vs_raw_plain": svc_results[best_stream]["events_per_s"] /
+                               summary["raw_producer_plain_events_per_s"],
+        "stage_ms_half_load": stages,
+    })
     summary.update({
         "stream_events_per_s": svc_results[best_stream]["events_per_s"],
         "stream_shape": best_stream,
@@ -266,8 +323,15 @@ def main():
               f"{r['events_per_s'] / b['events_per_s']:>6.2f} {r['p50_ms']:>7.2f} "
               f"{r['p99_ms']:>7.2f} {r['p999_ms']:>7.2f} {r['cpu_s_per_million']:>8.2f} "
               f"{h['p99_ms']:>8.2f}")
-    print(f"raw producer   {summary['raw_producer_events_per_s']:>13,.0f}")
-    keys = ["raw_producer_events_per_s", "stream_events_per_s", "stream_vs_raw",
+    print(f"raw producer   {summary['raw_producer_events_per_s']:>13,.0f} "
+          f"(no headers: {summary['raw_producer_plain_events_per_s']:,.0f})")
+    print("cpu us/event   " + "  ".join(f"{k}={v:.2f}" for k, v in sorted(cpu_us.items())))
+    print("stages at half load, p50/p99 ms:")
+    for shape, by_stage in stages.items():
+        print(f"  {shape:<14} " + "  ".join(
+            f"{st}={q['p50']:.2f}/{q['p99']:.2f}" for st, q in by_stage.items()))
+    keys = ["raw_producer_events_per_s", "raw_producer_plain_events_per_s",
+            "stream_events_per_s", "stream_vs_raw", "stream_vs_raw_plain", "overhead_ratio",
             "unary_calls_per_s", "bare_grpc_unary_calls_per_s", "unary_vs_bare",
             "stream_vs_bare", "p99_ack_ms_half_load", "peak_rss_mib", "rss_drift_soak",
             "metrics_on_vs_off"]
