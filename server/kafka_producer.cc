@@ -30,6 +30,23 @@ constexpr absl::Duration kPurgeGrace = absl::Seconds(5);
 constexpr absl::Duration kFirstRebuildBackoff = absl::Seconds(1);
 constexpr absl::Duration kMaxRebuildBackoff = absl::Seconds(30);
 
+// Fatal errors of the producer's own idempotence state (its id, epoch and
+// sequence numbers), which a new producer starts afresh. Transient broker
+// errors bring them (librdkafka 2.0.2 loses sequence sync after a timed-out
+// request), so the same one again is a new event, not a refusal that stays:
+// rebuilt after the first back-off at most, never longer.
+bool ProducerStateError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR__INCONSISTENT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // "kafka: <description> (<name>)" for every librdkafka error code, made once:
 // a Delivery carries a pointer to it, so the producer thread hands a reason
 // to the worker without allocating, and the text outlives every batch.
@@ -166,8 +183,9 @@ class KafkaProducer::Loop final : private KafkaEvents {
       // The same error again from a producer that was itself a rebuild: it
       // will not go away by rebuilding at once.
       if (rebuilt_ && orig == last_fatal_) {
-        backoff_ = backoff_ == absl::ZeroDuration() ? kFirstRebuildBackoff
-                                                    : std::min(backoff_ * 2, kMaxRebuildBackoff);
+        backoff_ = backoff_ == absl::ZeroDuration() || ProducerStateError(orig)
+                       ? kFirstRebuildBackoff
+                       : std::min(backoff_ * 2, kMaxRebuildBackoff);
       } else {
         backoff_ = absl::ZeroDuration();
       }

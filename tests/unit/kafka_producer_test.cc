@@ -397,6 +397,34 @@ TEST_F(KafkaProducerTest, TheSameFatalErrorAgainBacksOffTheRebuild) {
                      Deadline::After(clock, absl::Seconds(6)));
 }
 
+// A sequence error again from a rebuilt producer (transient broker errors
+// bring them) waits the first back-off, 1 s, however often it repeats: a
+// storm of them must not keep the service down for 30 s after it ends.
+TEST_F(KafkaProducerTest, ASequenceErrorAgainWaitsOneSecondAtMost) {
+  testing::FakeClock clock(absl::Now());
+  auto producer = StartedWithPlugin({}, &clock);
+  auto rebuilds = [&] { return static_cast<int>(metrics_->producer_rebuilds().Value()); };
+  auto inject = [&] {
+    ASSERT_EQ(
+        rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "injected by kafka_producer_test"),
+        RD_KAFKA_RESP_ERR_NO_ERROR);
+  };
+  inject();  // The first: rebuilt at once.
+  ASSERT_TRUE(Eventually([&] { return rebuilds() == 1; })) << rebuilds();
+  for (int round = 2; round <= 4; ++round) {
+    inject();  // The same, from a rebuild that has delivered nothing: 1 s.
+    absl::SleepFor(absl::Milliseconds(500));
+    clock.Advance(absl::Milliseconds(999));
+    absl::SleepFor(absl::Milliseconds(300));
+    EXPECT_EQ(rebuilds(), round - 1) << "rebuilt again without backing off";
+    clock.Advance(absl::Milliseconds(1));
+    ASSERT_TRUE(Eventually([&] { return rebuilds() == round; })) << "round " << round;
+  }
+  producer->Shutdown(Deadline::After(clock, absl::Seconds(5)),
+                     Deadline::After(clock, absl::Seconds(6)));
+}
+
 // A shutdown during a rebuild's back-off ends in time, every record settled.
 TEST_F(KafkaProducerTest, AShutdownDuringARebuildBackOffEndsInTime) {
   auto producer = StartedWithPlugin();
