@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
   // (gRPC's included) would record each lock order in a global graph, a few
   // percent of a unary call's CPU. The unit tests keep the check.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  Log(LogLevel::kInfo, "starting", {{"allocator", FEED_INGEST_ALLOCATOR}});
 
   // Block the stop signals (and SIGHUP, which reloads tokens) in every thread (threads inherit the
   // mask), so only sigwait() below sees them.
@@ -40,6 +39,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A closed stderr or socket must surface as an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Not before the mask: the first line starts the log's writer thread.
+  Log(LogLevel::kInfo, "starting", {{"allocator", FEED_INGEST_ALLOCATOR}});
 
   absl::StatusOr<std::unique_ptr<IngestServer>> server =
       IngestServer::Start(std::move(config->server));
