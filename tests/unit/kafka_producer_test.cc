@@ -276,6 +276,18 @@ constexpr int16_t kInitProducerId = 22;
 // The cluster refuses the next `n` producers when they start
 // (CLUSTER_AUTHORIZATION_FAILED on InitProducerId, as for credentials the
 // cluster does not take).
+// Returns once `producer` has delivered a record: it holds its producer id,
+// so its own InitProducerId cannot take an error pushed for a later one.
+bool Delivers(KafkaProducer* producer, int thread) {
+  for (int i = 0; i < 100; ++i) {
+    auto probe = MakeBatch(thread, 100 + i, 1);
+    if (producer->TrySubmit(probe.get()) != SubmitResult::kQueued) return false;
+    while (!probe->IsSettled()) absl::SleepFor(absl::Milliseconds(1));
+    if (probe->records[0].delivery.state == DeliveryState::kWritten) return true;
+  }
+  return false;
+}
+
 void RefuseNextProducers(rd_kafka_mock_cluster_t* cluster, int n) {
   for (int i = 0; i < n; ++i) {
     rd_kafka_mock_push_request_errors(cluster, kInitProducerId, 1,
@@ -360,6 +372,7 @@ TEST_F(KafkaProducerTest, ARebuildLetsWhatWasInFlightSettleWithItsRealReport) {
 TEST_F(KafkaProducerTest, TheSameFatalErrorAgainBacksOffTheRebuild) {
   testing::FakeClock clock(absl::Now());
   auto producer = StartedWithPlugin({}, &clock);
+  ASSERT_TRUE(Delivers(producer.get(), 12));
   RefuseNextProducers(broker_->cluster(), 3);
   const int clients_before = ClientsCreated();
   ASSERT_EQ(rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -428,6 +441,7 @@ TEST_F(KafkaProducerTest, ASequenceErrorAgainWaitsOneSecondAtMost) {
 // A shutdown during a rebuild's back-off ends in time, every record settled.
 TEST_F(KafkaProducerTest, AShutdownDuringARebuildBackOffEndsInTime) {
   auto producer = StartedWithPlugin();
+  ASSERT_TRUE(Delivers(producer.get(), 13));
   RefuseNextProducers(broker_->cluster(), 20);
   ASSERT_EQ(rd_kafka_test_fatal_error(LastClient(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                                       "injected by kafka_producer_test"),
