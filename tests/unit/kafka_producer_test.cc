@@ -273,9 +273,6 @@ TEST_F(KafkaProducerTest, FatalErrorRebuildsTheProducerWithoutFalseDeliveries) {
 // Debian does not install, calls it RD_KAFKAP_InitProducerId).
 constexpr int16_t kInitProducerId = 22;
 
-// The cluster refuses the next `n` producers when they start
-// (CLUSTER_AUTHORIZATION_FAILED on InitProducerId, as for credentials the
-// cluster does not take).
 // Returns once `producer` has delivered a record: it holds its producer id,
 // so its own InitProducerId cannot take an error pushed for a later one.
 bool Delivers(KafkaProducer* producer, int thread) {
@@ -288,6 +285,9 @@ bool Delivers(KafkaProducer* producer, int thread) {
   return false;
 }
 
+// The cluster refuses the next `n` producers when they start
+// (CLUSTER_AUTHORIZATION_FAILED on InitProducerId, as for credentials the
+// cluster does not take).
 void RefuseNextProducers(rd_kafka_mock_cluster_t* cluster, int n) {
   for (int i = 0; i < n; ++i) {
     rd_kafka_mock_push_request_errors(cluster, kInitProducerId, 1,
