@@ -8,7 +8,7 @@ CallTracker::Ticket CallTracker::Arrive(Method method, CallListener* listener) {
   metrics_->Inflight(method).Increment();
   Ticket ticket{method, clock_->MonotonicNanos(), false, nullptr};
   absl::MutexLock lock(&mu_);
-  last_arrival_ns_ = ticket.start_ns;
+  last_activity_ns_ = ticket.start_ns;
   if (draining_) return ticket;
   ticket.admitted = true;
   ++admitted_;
@@ -58,7 +58,10 @@ void CallTracker::Leave(const Ticket& ticket, int code) {
         .Observe(static_cast<double>(clock_->MonotonicNanos() - ticket.start_ns) * 1e-9);
   }
   metrics_->Inflight(ticket.method).Decrement();
+  const int64_t now_ns = clock_->MonotonicNanos();
   absl::MutexLock lock(&mu_);
+  // A caller that was just answered may send its next call at once.
+  last_activity_ns_ = std::max(last_activity_ns_, now_ns);
   if (ticket.listener != nullptr) {
     listeners_.erase(ticket.listener);
     rechecking_.erase(ticket.listener);
@@ -96,7 +99,7 @@ bool CallTracker::WaitQuiet(absl::Duration quiet, Deadline deadline) const {
     absl::Duration wait;
     {
       absl::MutexLock lock(&mu_);
-      const absl::Duration since = absl::Nanoseconds(clock_->MonotonicNanos() - last_arrival_ns_);
+      const absl::Duration since = absl::Nanoseconds(clock_->MonotonicNanos() - last_activity_ns_);
       if (since >= quiet) return true;
       wait = quiet - since;
     }

@@ -74,8 +74,9 @@ class CallTracker {
   bool draining() const;
   // True once no admitted call is in flight, false if `deadline` came first.
   bool WaitIdle(Deadline deadline) const;
-  // True once no call has arrived for `quiet`, false if `deadline` came
-  // first. After the drain: a caller whose call raced it is refused here
+  // True once no call has arrived or been answered for `quiet` (a caller
+  // answered just now may be sending its next call), false if `deadline`
+  // came first. After the drain: a caller whose call raced it is refused here
   // (UNAVAILABLE), rather than cancelled by the server's own shutdown.
   bool WaitQuiet(absl::Duration quiet, Deadline deadline) const;
 
@@ -88,8 +89,8 @@ class CallTracker {
   const Clock* const clock_;
   mutable absl::Mutex mu_;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t admitted_ ABSL_GUARDED_BY(mu_) = 0;  // Admitted and not yet left.
-  int64_t last_arrival_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t admitted_ ABSL_GUARDED_BY(mu_) = 0;          // Admitted and not yet left.
+  int64_t last_activity_ns_ ABSL_GUARDED_BY(mu_) = 0;  // Last Arrive() or Leave().
   absl::flat_hash_set<CallListener*> listeners_ ABSL_GUARDED_BY(mu_);
   // Told to recheck and not yet rearmed; true: told again meanwhile.
   absl::flat_hash_map<CallListener*, bool> rechecking_ ABSL_GUARDED_BY(mu_);

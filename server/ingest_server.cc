@@ -30,8 +30,8 @@ namespace {
 
 constexpr char kServiceName[] = "feed.interactions.v1.InteractionIngest";
 constexpr char kEmbeddedBrokers[] = "embedded";
-constexpr absl::Duration kQuietBeforeShutdown = absl::Milliseconds(50);
-constexpr absl::Duration kQuietAtMost = absl::Milliseconds(250);
+constexpr absl::Duration kQuietBeforeShutdown = absl::Milliseconds(200);
+constexpr absl::Duration kQuietAtMost = absl::Seconds(1);
 
 // key=value,... with the values of secret-looking keys (passwords, secrets,
 // keys, tokens, credentials) replaced, for the start-up log line.

@@ -159,5 +159,17 @@ TEST_F(CallTrackerTest, WaitQuietWaitsForAPauseInArrivals) {
   tracker_.Leave(refused, 14);
 }
 
+TEST_F(CallTrackerTest, WaitQuietCountsAnAnswerAsActivity) {
+  CallTracker::Ticket a = tracker_.Arrive(Method::kIngest, nullptr);
+  clock_.Advance(absl::Seconds(5));
+  tracker_.Leave(a, 0);  // Its caller may send the next call right now.
+  EXPECT_FALSE(
+      tracker_.WaitQuiet(absl::Milliseconds(50), Deadline::After(clock_, absl::ZeroDuration())))
+      << "a call was just answered";
+  clock_.Advance(absl::Milliseconds(60));
+  EXPECT_TRUE(
+      tracker_.WaitQuiet(absl::Milliseconds(50), Deadline::After(clock_, absl::ZeroDuration())));
+}
+
 }  // namespace
 }  // namespace feed_ingest
