@@ -1,6 +1,7 @@
 #include "interactions_source.h"
 
 #include <cmath>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +29,11 @@ Interaction SyntheticInteraction(uint64_t n, uint64_t users, absl::Time now) {
   const int64_t us = absl::ToUnixMicros(now);
   item.mutable_timestamp()->set_seconds(secs);
   item.mutable_timestamp()->set_nanos(static_cast<int32_t>(us - secs * 1000000) * 1000);
-  item.set_event_id(absl::StrCat("evt-", absl::Hex(h, absl::kZeroPad16), "-", n));
+  // A run's own prefix: a second run (the same n) is new events, not a
+  // retry the server would take for duplicates.
+  static const uint32_t run = std::random_device{}();
+  item.set_event_id(absl::StrCat("evt-", absl::Hex(run, absl::kZeroPad8), "-",
+                                 absl::Hex(h, absl::kZeroPad16), "-", n));
   return item;
 }
 

@@ -18,7 +18,9 @@
 namespace feed_ingest {
 
 // The n-th synthetic interaction: realistic field sizes, one of `users`
-// users, a unique event_id, timestamped `now`. Deterministic in `n` and `users`.
+// users, a unique event_id, timestamped `now`. Deterministic in `n` and
+// `users` within a process; the event_id starts with a prefix of its own in
+// each process, so two runs never send the same ones.
 ::feed::interactions::v1::Interaction SyntheticInteraction(uint64_t n, uint64_t users,
                                                            absl::Time now);
 

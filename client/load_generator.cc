@@ -18,8 +18,11 @@
 namespace feed_ingest {
 namespace {
 
+constexpr int kSendTagDigits = 16;  // Hex digits ending each event_id sent.
+
 using ::feed::interactions::v1::IngestRequest;
 using ::feed::interactions::v1::IngestResponse;
+using ::feed::interactions::v1::Interaction;
 using ::feed::interactions::v1::InteractionIngest;
 
 int64_t NowNs() {
@@ -37,12 +40,19 @@ gpr_timespec NsToDeadline(int64_t ns_from_now) {
 struct Shared {
   const LoadOptions& options;
   std::vector<IngestRequest> pool;  // Prebuilt requests, reused round robin.
+  // This load's number in the process: part of every event_id it sends.
+  const uint64_t run = NextRun();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> requests{0}, events_sent{0}, accepted{0}, rejected{0}, failed{0};
   std::mutex error_mu;
   std::string first_error;
 
   explicit Shared(const LoadOptions& o) : options(o) {}
+
+  static uint64_t NextRun() {
+    static std::atomic<uint64_t> runs{0};
+    return runs.fetch_add(1, std::memory_order_relaxed) & 0xffff;
+  }
 
   // Reserves `n` events of the budget; false once it is spent.
   bool Take(uint64_t n) {
@@ -138,9 +148,23 @@ class Worker {
         writes_done{kStreamWritesDone, this}, finish{kStreamFinish, this};
   };
 
-  const IngestRequest& NextRequest() {
+  // The next prebuilt request, with event_ids no other request carries: the
+  // pool's end in kSendTagDigits zeros, overwritten with the load's number
+  // in this process, this worker's and its count of requests sent (the server would take a request
+  // sent twice for a retry, and write it once).
+  IngestRequest& NextRequest() {
     const auto& pool = shared_->pool;
-    return pool[(pool_index_++ * shared_->options.threads + index_) % pool.size()];
+    scratch_ = pool[(pool_index_ * shared_->options.threads + index_) % pool.size()];
+    uint64_t tag =
+        shared_->run << 48 | static_cast<uint64_t>(index_) << 32 | (pool_index_++ & 0xffffffff);
+    char digits[kSendTagDigits];
+    for (int d = kSendTagDigits - 1; d >= 0; --d, tag >>= 4)
+      digits[d] = "0123456789abcdef"[tag & 15];
+    for (auto& item : *scratch_.mutable_interactions()) {
+      std::string* id = item.mutable_event_id();
+      id->replace(id->size() - kSendTagDigits, kSendTagDigits, digits, kSendTagDigits);
+    }
+    return scratch_;
   }
 
   void Record(int64_t due_ns) {
@@ -216,7 +240,7 @@ class Worker {
   }
 
   void StreamWrite(StreamOp* s, int64_t due) {
-    IngestRequest request = NextRequest();
+    IngestRequest& request = NextRequest();
     const uint64_t sequence = s->next_sequence++;
     request.set_sequence(sequence);
     s->due_by_sequence[sequence] = due;
@@ -321,6 +345,7 @@ class Worker {
   int64_t interval_ns_ = 0;
   int64_t next_due_ns_ = 0;
   uint64_t pool_index_ = 0;
+  IngestRequest scratch_;  // What NextRequest() returned last.
   LatencySamples all_;
   std::mutex mu_;
   LatencySamples recent_;  // Guarded by mu_.
@@ -388,8 +413,10 @@ LoadReport RunLoad(const LoadOptions& options,
   for (int i = 0; i < 1024; ++i) {
     IngestRequest request;
     for (int k = 0; k < options.batch; ++k) {
-      *request.add_interactions() = SyntheticInteraction(
+      Interaction* item = request.add_interactions();
+      *item = SyntheticInteraction(
           static_cast<uint64_t>(i) * static_cast<uint64_t>(options.batch) + k, options.users, now);
+      item->mutable_event_id()->append(1, '-').append(kSendTagDigits, '0');
     }
     shared.pool.push_back(std::move(request));
   }
