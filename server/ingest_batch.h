@@ -16,7 +16,9 @@
 //
 // Thread rules: the owning worker writes everything before Arm(). The
 // producer thread then writes only Record::delivery and the outstanding
-// count, and after the last Settle() touches nothing of the batch. The worker
+// count, and after the last Settle() touches nothing of the batch. A waiting
+// item (dedup) is settled the same way by the thread that settles the write
+// it waits for, possibly before Arm(), under the dedup store's lock. The worker
 // reads the verdicts only after the notifier fired; IsSettled()'s acquire
 // load makes the producer's writes visible (the completion queue orders them
 // too, but that is invisible to ThreadSanitizer).
@@ -78,6 +80,16 @@ class IngestBatch {
     // of in the parsed request, which is long out of cache by then.
     double event_s = 0;
     Delivery delivery;  // kPending until the sink settles it.
+    // The dedup stage holds this record's key until it settles
+    // (DedupStore::Publish()).
+    bool claimed = false;
+  };
+
+  // An item whose key came earlier in the same request: its verdict is that
+  // of `first` (a record, or a waiting item).
+  struct Repeat {
+    uint32_t index;
+    const Record* first;
   };
 
   // An item that got its verdict before Kafka (a validation rule).
@@ -104,14 +116,26 @@ class IngestBatch {
   }
   // Items of the request that have a verdict or a record: false before the
   // validate stage has run.
-  bool examined() const { return !records.empty() || !invalid.empty(); }
-
-  // Worker, before the hand-off: every record now awaits one Settle().
-  void Arm() {
-    outstanding_.store(static_cast<uint32_t>(records.size()), std::memory_order_relaxed);
+  bool examined() const {
+    return !records.empty() || !invalid.empty() || !duplicates.empty() || !waiting.empty();
   }
 
-  // Producer thread: the verdict on `record`. The last one notifies.
+  // Worker, before the hand-off (again after a back-off: only the first
+  // counts): every record, and every waiting item, now awaits one Settle().
+  // Waiting items may be settled before it, by the requests they wait for.
+  // True when nothing is left to settle: no record, and every waiting item
+  // settled already; nothing will notify then.
+  bool Arm() {
+    if (armed_) return IsSettled();
+    armed_ = true;
+    const auto n = static_cast<uint32_t>(records.size() + waiting.size());
+    // Before Arm() the count only went down (by the waiting items settled so
+    // far), wrapping below zero; adding n brings it to what is left.
+    return outstanding_.fetch_add(n, std::memory_order_acq_rel) + n == 0;
+  }
+
+  // Producer thread, or whoever settles a waiting item: the verdict on
+  // `record`. The last one after Arm() notifies.
   void Settle(Record* record, const Delivery& delivery) {
     record->delivery = delivery;
     // Read before the decrement: once it reaches zero the worker may free
@@ -137,10 +161,19 @@ class IngestBatch {
   std::string values;  // Every record's JSON, back to back.
   std::vector<Record> records;
   std::vector<Invalid> invalid;  // In index order.
+  // The dedup stage's (stages/dedup.h), all in index order. Items Kafka
+  // already holds: accepted, not written again.
+  std::vector<uint32_t> duplicates;
+  // Items another request is writing at this moment: never produced, settled
+  // with that write's verdict. Capacity is reserved before the first is
+  // added, so a Record* into it stays valid.
+  std::vector<Record> waiting;
+  std::vector<Repeat> repeats;
   StageTimes times;
 
  private:
   const SettleNotifier notifier_;
+  bool armed_ = false;  // Worker only.
   std::atomic<uint32_t> outstanding_{0};
   // The arena starts in this block; a larger request grows it from the heap.
   alignas(16) char arena_block_[4096];

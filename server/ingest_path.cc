@@ -1,5 +1,6 @@
 #include "ingest_path.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <string>
@@ -55,11 +56,34 @@ StageOutcome IngestPath::Admit(Admission& admission) const {
   return StageOutcome::Answer();
 }
 
-void IngestPath::Answer(const Admission& admission, IngestResponse* response) const {
+void IngestPath::Done(Admission& admission) const {
+  for (size_t i = first_request_stage_; i < stages_.size(); ++i) stages_[i]->Done(admission);
+}
+
+void IngestPath::Answer(Admission& admission, IngestResponse* response) const {
+  Done(admission);
+  Count(admission, response);
+}
+
+void IngestPath::Count(const Admission& admission, IngestResponse* response) const {
   const IngestBatch& batch = *admission.batch;
   if (response != nullptr) response->set_sequence(batch.request().sequence());
   std::array<uint32_t, kRejectLabelCount> rejected{};
   uint32_t accepted = 0;
+  uint32_t duplicates = static_cast<uint32_t>(batch.duplicates.size());
+
+  auto reject = [&](uint32_t index, const Delivery& d) {
+    assert(d.state != DeliveryState::kPending && "answered before it settled");
+    const bool pending = d.state == DeliveryState::kPending;
+    ++rejected[pending ? LabelIndex(RejectLabel::kKafka) : d.label];
+    if (response == nullptr) return;
+    auto* r = response->add_rejected();
+    r->set_index(index);
+    r->set_code(d.state == DeliveryState::kInvalid ? REJECTION_CODE_INVALID
+                                                   : REJECTION_CODE_RETRYABLE);
+    const char* reason = pending ? kUnsettled : (d.reason != nullptr ? d.reason : kRefused);
+    r->set_message(d.possibly_written ? absl::StrCat(reason, kPossiblyWritten) : reason);
+  };
 
   // Rejections in index order: the items judged before Kafka merged with the
   // records Kafka did not take.
@@ -75,43 +99,63 @@ void IngestPath::Answer(const Admission& admission, IngestResponse* response) co
     ++invalid;
   };
   for (const IngestBatch::Record& record : batch.records) {
-    const Delivery& d = record.delivery;
-    if (d.state == DeliveryState::kWritten) {
+    if (record.delivery.state == DeliveryState::kWritten) {
       ++accepted;
       continue;
     }
-    assert(d.state != DeliveryState::kPending && "answered before it settled");
     while (invalid != batch.invalid.end() && invalid->index < record.index) add_invalid();
-    const bool pending = d.state == DeliveryState::kPending;
-    ++rejected[pending ? LabelIndex(RejectLabel::kKafka) : d.label];
-    if (response == nullptr) continue;
-    auto* r = response->add_rejected();
-    r->set_index(record.index);
-    r->set_code(d.state == DeliveryState::kInvalid ? REJECTION_CODE_INVALID
-                                                   : REJECTION_CODE_RETRYABLE);
-    const char* reason = pending ? kUnsettled : (d.reason != nullptr ? d.reason : kRefused);
-    r->set_message(d.possibly_written ? absl::StrCat(reason, kPossiblyWritten) : reason);
+    reject(record.index, record.delivery);
   }
   while (invalid != batch.invalid.end()) add_invalid();
 
-  if (response != nullptr) response->set_accepted(accepted);
+  // What the dedup stage took out of the records: Kafka held it already, or
+  // it waited for another request's write, or it repeats an earlier item.
+  const int merged = response != nullptr ? response->rejected_size() : 0;
+  for (const IngestBatch::Record& waited : batch.waiting) {
+    if (waited.delivery.state == DeliveryState::kWritten) {
+      ++duplicates;
+    } else {
+      reject(waited.index, waited.delivery);
+    }
+  }
+  for (const IngestBatch::Repeat& repeat : batch.repeats) {
+    if (repeat.first->delivery.state == DeliveryState::kWritten) {
+      ++duplicates;
+    } else {
+      reject(repeat.index, repeat.first->delivery);
+    }
+  }
+  accepted += duplicates;
+  if (response != nullptr && response->rejected_size() != merged) {
+    auto* list = response->mutable_rejected();
+    std::sort(list->pointer_begin(), list->pointer_end(),
+              [](const auto* a, const auto* b) { return a->index() < b->index(); });
+  }
+
+  if (response != nullptr) {
+    response->set_accepted(accepted);
+    response->set_duplicates(duplicates);
+  }
   if (accepted != 0) metrics_->accepted().Increment(accepted);
   for (size_t label = 0; label < kRejectLabelCount; ++label) {
     if (rejected[label] != 0) metrics_->Rejected(label).Increment(rejected[label]);
   }
 }
 
-void IngestPath::Refuse(const Admission& admission, const StageOutcome& outcome,
+void IngestPath::Refuse(Admission& admission, const StageOutcome& outcome,
                         IngestResponse* response) const {
   IngestBatch& batch = *admission.batch;
   if (!batch.examined()) return;  // Refused before any item was looked at.
+  Done(admission);                // After it, nothing settles a waiting item any more.
   const char* reason = outcome.item_reason() != nullptr ? outcome.item_reason() : kRefused;
+  const Delivery refused = Delivery::Retryable(outcome.label(), reason, /*possibly_written=*/false);
   for (IngestBatch::Record& record : batch.records) {
-    if (record.delivery.state == DeliveryState::kPending) {
-      record.delivery = Delivery::Retryable(outcome.label(), reason, /*possibly_written=*/false);
-    }
+    if (record.delivery.state == DeliveryState::kPending) record.delivery = refused;
   }
-  Answer(admission, response);
+  for (IngestBatch::Record& waited : batch.waiting) {
+    if (waited.delivery.state == DeliveryState::kPending) waited.delivery = refused;
+  }
+  Count(admission, response);
 }
 
 }  // namespace feed_ingest

@@ -1,7 +1,7 @@
 // IngestPath: the stages one request goes through, in order, and the one
 // place where every item's verdict becomes an answer and a count.
 //
-//   authenticate → admit → validate → encode → submit ⇢ (Kafka) ⇢ answer
+//   authenticate → admit → validate → budget → dedup → encode → submit ⇢ (Kafka) ⇢ answer
 //
 // The calls (unary_call.h, stream_call.h) drive it; docs/architecture.md
 // follows one interaction around the whole trip.
@@ -46,19 +46,24 @@ class IngestPath {
   StageOutcome Admit(Admission& admission) const;
 
   // The answer to a request whose items all have verdicts (it was answered
-  // by a stage, or its batch has settled). Counts accepted and rejected
-  // items: the one place that does. `response` may be null: count only.
-  void Answer(const Admission& admission, ::feed::interactions::v1::IngestResponse* response) const;
+  // by a stage, or its batch has settled). Runs every stage's Done(), then
+  // counts accepted and rejected items: the one place that does. `response`
+  // may be null: count only. Once per request.
+  void Answer(Admission& admission, ::feed::interactions::v1::IngestResponse* response) const;
 
   // A request refused, or backed off for good (a unary call), by `outcome`:
-  // records still waiting for a verdict become RETRYABLE under the outcome's
-  // label, then Answer(). Items no stage had looked at are not counted.
-  void Refuse(const Admission& admission, const StageOutcome& outcome,
+  // every stage's Done(), then records still waiting for a verdict become
+  // RETRYABLE under the outcome's label, and they are counted as Answer()
+  // does. Items no stage had looked at are not counted.
+  void Refuse(Admission& admission, const StageOutcome& outcome,
               ::feed::interactions::v1::IngestResponse* response) const;
 
   const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
 
  private:
+  void Done(Admission& admission) const;
+  void Count(const Admission& admission, ::feed::interactions::v1::IngestResponse* response) const;
+
   const std::vector<std::unique_ptr<Stage>> stages_;
   size_t first_request_stage_ = 0;
   IngestMetrics* const metrics_;

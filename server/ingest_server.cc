@@ -16,11 +16,13 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "librdkafka/rdkafka.h"
+#include "memory_dedup_store.h"
 #include "msk/credentials_chain.h"
 #include "process_metrics.h"
 #include "stages/admit.h"
 #include "stages/authenticate.h"
 #include "stages/budget.h"
+#include "stages/dedup.h"
 #include "stages/encode.h"
 #include "stages/submit.h"
 #include "stages/validate.h"
@@ -214,6 +216,7 @@ absl::Status IngestServer::Init() {
     auth_ = *std::move(auth);
   }
   validator_ = std::make_unique<InteractionValidator>(options_.limits);
+  if (absl::Status s = StartDedup(); !s.ok()) return s;
 
   // The admission path: one line per stage, in the order a request meets them.
   std::vector<std::unique_ptr<Stage>> stages;
@@ -221,6 +224,10 @@ absl::Status IngestServer::Init() {
   stages.push_back(std::make_unique<AdmitStage>(options_.max_batch, clock_));
   stages.push_back(std::make_unique<ValidateStage>(validator_.get(), clock_, metrics_.get()));
   stages.push_back(std::make_unique<BudgetStage>(budget_.get()));
+  if (dedup_store_ != nullptr) {
+    stages.push_back(std::make_unique<DedupStage>(dedup_store_.get(), dedup_on_store_error_,
+                                                  dedup_metrics_.get()));
+  }
   stages.push_back(std::make_unique<EncodeStage>());
   stages.push_back(std::make_unique<SubmitStage>(producer_.get()));
   path_ = std::make_unique<IngestPath>(std::move(stages), metrics_.get());
@@ -318,6 +325,8 @@ void IngestServer::Shutdown() {
   }
   if (producer_ != nullptr)
     producer_->Shutdown(deadline.EarlierBy(grace), deadline.EarlierBy(grace / 2));
+  // Items waiting for another replica's write are not waited for any more.
+  if (redis_dedup_ != nullptr) redis_dedup_->Stop();
   if (server_ != nullptr) {
     const bool idle = tracker_->WaitIdle(deadline);
     // Callers whose calls crossed the drain are told UNAVAILABLE by the
@@ -339,6 +348,61 @@ void IngestServer::Shutdown() {
   producer_.reset();
   http_.reset();
   embedded_.reset();
+}
+
+absl::Status IngestServer::StartDedup() {
+  const DedupOptions& o = options_.dedup;
+  if (o.on_store_error == "write") {
+    dedup_on_store_error_ = DedupStage::OnStoreError::kWrite;
+  } else if (o.on_store_error == "reject") {
+    dedup_on_store_error_ = DedupStage::OnStoreError::kReject;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dedup-on-store-error: \"", o.on_store_error, "\" is not write or reject"));
+  }
+  if (o.window < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--dedup-window must not be negative");
+  }
+  if (o.window == absl::ZeroDuration()) return absl::OkStatus();  // Off.
+  dedup_metrics_ = std::make_unique<DedupMetrics>(*registry_);
+  if (o.store == "memory") {
+    if (o.max_entries < 1) return absl::InvalidArgumentError("--dedup-max-entries must be >= 1");
+    const int64_t bytes = o.max_entries * MemoryDedupStore::kBytesPerEntry;
+    if (bytes > budget_->limit() / 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dedup-max-entries=", o.max_entries, " needs ", bytes >> 20,
+          " MiB, more than half of what --memory-limit leaves for requests (",
+          budget_->limit() >> 20, " MiB): raise --memory-limit or lower --dedup-max-entries"));
+    }
+    dedup_store_ = std::make_unique<MemoryDedupStore>(o.window, o.max_entries, clock_,
+                                                      budget_.get(), dedup_metrics_.get());
+    Log(LogLevel::kInfo, "dedup by event_id in this process",
+        {{"window", absl::FormatDuration(o.window)}, {"max_entries", absl::StrCat(o.max_entries)}});
+    return absl::OkStatus();
+  }
+  auto address = ParseRedisUrl(o.store);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dedup-store: not memory, and ", address.status().message()));
+  }
+  if (o.claim_ttl < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--dedup-claim-ttl must be at least 1s");
+  }
+  auto redis =
+      std::make_unique<RedisDedupStore>(*address, o.window, o.claim_ttl, dedup_metrics_.get());
+  if (absl::Status s = redis->Ping(); !s.ok()) {
+    // Not fatal: Redis may come up later; meanwhile --dedup-on-store-error applies.
+    Log(LogLevel::kError, "dedup store unreachable; requests follow --dedup-on-store-error",
+        {{"store", address->ToString()},
+         {"error", std::string(s.message())},
+         {"on_store_error", o.on_store_error}});
+  } else {
+    Log(LogLevel::kInfo, "dedup by event_id in Redis",
+        {{"store", address->ToString()}, {"window", absl::FormatDuration(o.window)}});
+  }
+  redis_dedup_ = redis.get();
+  dedup_store_ = std::move(redis);
+  return absl::OkStatus();
 }
 
 IngestServer::~IngestServer() { Shutdown(); }

@@ -24,6 +24,7 @@
 #include "call_tracker.h"
 #include "common/clock.h"
 #include "common/defaults.h"
+#include "dedup_store.h"
 #include "grpcpp/server.h"
 #include "ingest_path.h"
 #include "ingest_service.h"
@@ -32,6 +33,8 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prometheus/registry.h"
+#include "redis_dedup_store.h"
+#include "stages/dedup.h"
 #include "token_auth.h"
 #include "validation.h"
 
@@ -66,6 +69,17 @@ struct SecurityOptions {
   std::string auth_tokens_file;
 };
 
+// Dedup by (user_id, event_id): see stages/dedup.h.
+struct DedupOptions {
+  absl::Duration window = absl::Minutes(10);  // How long a written key is remembered; 0: off.
+  std::string store = "memory";               // Or redis://HOST:PORT[/DB].
+  int64_t max_entries = 1'000'000;            // The memory store's bound.
+  // How long a claim in Redis outlives a replica that died holding it: more
+  // than a record can take to settle (message.timeout.ms, 60 s).
+  absl::Duration claim_ttl = absl::Minutes(2);
+  std::string on_store_error = "write";  // Or "reject".
+};
+
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics endpoint.
@@ -87,6 +101,7 @@ struct ServerOptions {
   // grpc.memory_quota_bytes says otherwise), librdkafka's queue (bounded at
   // a quarter), and the requests and answers in between (the rest).
   int64_t memory_limit = int64_t{256} << 20;
+  DedupOptions dedup;
   ServiceOptions service;
   GrpcLimits grpc;
   SecurityOptions security;
@@ -131,6 +146,8 @@ class IngestServer {
  private:
   explicit IngestServer(ServerOptions options);
   absl::Status Init();
+  // The dedup store and its metrics, from options_.dedup (none when off).
+  absl::Status StartDedup();
   // Publishes ready() to the health service and the gauge. Any thread.
   void UpdateReadiness();
 
@@ -149,6 +166,10 @@ class IngestServer {
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<MemoryBudget> budget_;
   std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<DedupMetrics> dedup_metrics_;
+  std::unique_ptr<DedupStore> dedup_store_;
+  RedisDedupStore* redis_dedup_ = nullptr;  // dedup_store_, when it is Redis.
+  DedupStage::OnStoreError dedup_on_store_error_ = DedupStage::OnStoreError::kWrite;
   std::unique_ptr<IngestPath> path_;
   std::unique_ptr<CallTracker> tracker_;
   std::unique_ptr<IngestService> service_;

@@ -32,8 +32,9 @@ class MemoryBudget {
   enum class Pool : uint8_t {
     kRequests,  // Admitted requests until answered, with all they hold.
     kAnswers,   // Answers waiting to be written to a stream.
+    kDedup,     // Keys the in-process dedup store remembers.
   };
-  static constexpr size_t kPoolCount = 2;
+  static constexpr size_t kPoolCount = 3;
   static absl::string_view PoolName(Pool pool);
 
   explicit MemoryBudget(int64_t limit) : limit_(limit) {}
@@ -123,7 +124,15 @@ inline void MemoryBudget::Give(Pool pool, int64_t bytes) {
 }
 
 inline absl::string_view MemoryBudget::PoolName(Pool pool) {
-  return pool == Pool::kRequests ? "requests" : "answers";
+  switch (pool) {
+    case Pool::kRequests:
+      return "requests";
+    case Pool::kAnswers:
+      return "answers";
+    case Pool::kDedup:
+      return "dedup";
+  }
+  return "unknown";
 }
 
 }  // namespace feed_ingest

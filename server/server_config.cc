@@ -77,6 +77,21 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
               "memory held for callers, all of it: requests, records, librdkafka's queue, "
               "answers, gRPC's buffers (peak RSS stays within it plus a fixed baseline)",
               int64_t{16} << 20);
+  flags.Duration("dedup-window", &o.dedup.window,
+                 "write an item once per (user_id, event_id) within this window; 0: no dedup");
+  flags.String("dedup-store", &o.dedup.store,
+               "where written keys are kept: memory (this process) or redis://HOST:PORT[/DB] "
+               "(shared by every replica)");
+  flags.Int("dedup-max-entries", &o.dedup.max_entries,
+            "keys the memory store keeps, oldest first out (about 64 bytes each, part of "
+            "--memory-limit)",
+            1, INT64_MAX);
+  flags.Duration("dedup-claim-ttl", &o.dedup.claim_ttl,
+                 "Redis store: a claim left by a replica that died mid-write is taken over after "
+                 "this (longer than a record can take to settle)");
+  flags.String("dedup-on-store-error", &o.dedup.on_store_error,
+               "when the dedup store cannot be reached: write (without dedup) or reject "
+               "(items RETRYABLE)");
   flags.Int("memory-quota-bytes", &g.memory_quota_bytes,
             "memory gRPC may use for all connections' buffers; 0: a quarter of --memory-limit", 0,
             INT64_MAX);

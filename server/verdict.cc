@@ -17,6 +17,8 @@ absl::string_view RejectLabelName(size_t label) {
       return "shutdown";
     case RejectLabel::kCancelled:
       return "cancelled";
+    case RejectLabel::kDedupStore:
+      return "dedup_store";
   }
   return "unknown";
 }

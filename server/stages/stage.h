@@ -1,7 +1,7 @@
 // Stage: one step of the admission path, and what it decides.
 //
 // The path (ingest_path.h) runs the stages in order: authenticate, admit,
-// validate, encode, submit. Each stage looks at one Admission and answers
+// validate, budget, dedup, encode, submit. Each stage looks at one Admission and answers
 // with a StageOutcome: go on, answer now, refuse, back off, or "queued" when
 // the batch has left for Kafka. A new stage is a new file here and one line
 // where the path is put together (IngestServer).
@@ -60,6 +60,8 @@ struct Admission {
   // Memory held for this request (BudgetStage), given back when the
   // Admission goes, once the request is answered.
   MemoryCharge charge;
+  // The token DedupStage holds this request's keys under; 0: none.
+  uint64_t dedup_owner = 0;
 };
 
 enum class StageStep : uint8_t {
@@ -121,6 +123,11 @@ class Stage {
   virtual absl::string_view name() const = 0;
   virtual Scope scope() const { return Scope::kRequest; }
   virtual StageOutcome Run(Admission& admission) = 0;
+  // The request is about to be answered, once, whatever stopped it: its
+  // records have settled, or it was refused (records not yet handed off are
+  // still kPending). For a stage that holds something per request. Runs for
+  // every request-scoped stage, also those the request never reached.
+  virtual void Done(Admission& /*admission*/) {}
 };
 
 }  // namespace feed_ingest

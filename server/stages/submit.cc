@@ -3,7 +3,13 @@
 namespace feed_ingest {
 
 StageOutcome SubmitStage::Run(Admission& admission) {
-  switch (sink_->TrySubmit(admission.batch)) {
+  IngestBatch& batch = *admission.batch;
+  if (batch.records.empty()) {
+    // Nothing to write: only items waiting for other requests' writes
+    // (dedup), which settle the batch as the sink would.
+    return batch.Arm() ? StageOutcome::Answer() : StageOutcome::Queued();
+  }
+  switch (sink_->TrySubmit(&batch)) {
     case SubmitResult::kQueued:
       return StageOutcome::Queued();
     case SubmitResult::kFull:

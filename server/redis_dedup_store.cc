@@ -1,0 +1,423 @@
+#include "redis_dedup_store.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/logging.h"
+
+namespace feed_ingest {
+namespace {
+
+constexpr absl::string_view kKeyPrefix = "feed-ingest:dedup:";
+
+// Redis's own clock, in ms: every replica reads leases on the same one.
+#define FEED_REDIS_NOW \
+  "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+
+// KEYS: the request's keys; ARGV: owner token, lease in ms, key TTL in ms.
+// A claim is "<owner>:<lease end>"; one whose lease has ended was left by a
+// replica that died mid-write: taken over, as uncertain. Per key: 0
+// claimed, 1 claimed after an uncertain write, 2 written, 3 held by another
+// request.
+constexpr absl::string_view kClaimScript = FEED_REDIS_NOW R"lua(
+local claim = ARGV[1] .. ':' .. (now + tonumber(ARGV[2]))
+local r = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if not v then
+    redis.call('SET', k, claim, 'PX', ARGV[3]); r[i] = 0
+  elseif v == 'w' then
+    r[i] = 2
+  else
+    local lease = tonumber(string.match(v, ':(%d+)$'))
+    if v == 'u' or (lease and lease <= now) then
+      redis.call('SET', k, claim, 'PX', ARGV[3]); r[i] = 1
+    else
+      r[i] = 3
+    end
+  end
+end
+return r
+)lua";
+
+// KEYS: claimed keys; ARGV: owner token, window in ms, then per key 'w'
+// (written: whoever holds it now), 'u' (possibly written) or 'r' (release);
+// the last two only while the claim is still this owner's.
+constexpr absl::string_view kPublishScript = R"lua(
+local mine = ARGV[1] .. ':'
+for i, k in ipairs(KEYS) do
+  local a = ARGV[i + 2]
+  if a == 'w' then
+    redis.call('SET', k, 'w', 'PX', ARGV[2])
+  else
+    local v = redis.call('GET', k)
+    if v and string.sub(v, 1, #mine) == mine then
+      if a == 'u' then redis.call('SET', k, 'u', 'PX', ARGV[2]) else redis.call('DEL', k) end
+    end
+  end
+end
+return 0
+)lua";
+
+// KEYS: awaited keys. Per key: 0 still being written, 1 written, 2 not
+// (released, uncertain, or its writer's lease ended).
+constexpr absl::string_view kPollScript = FEED_REDIS_NOW R"lua(
+local r = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v == 'w' then
+    r[i] = 1
+  elseif not v or v == 'u' then
+    r[i] = 2
+  else
+    local lease = tonumber(string.match(v, ':(%d+)$'))
+    if lease and lease <= now then r[i] = 2 else r[i] = 0 end
+  end
+end
+return r
+)lua";
+
+#undef FEED_REDIS_NOW
+
+constexpr char kShutdownReason[] =
+    "the server is shutting down while another request with this event_id was being written: "
+    "send it again";
+
+timeval TimevalOf(absl::Duration d) { return absl::ToTimeval(d); }
+
+}  // namespace
+
+void RedisDedupStore::ReplyDeleter::operator()(redisReply* r) const { freeReplyObject(r); }
+using Reply = std::unique_ptr<redisReply, RedisDedupStore::ReplyDeleter>;
+
+std::string RedisAddress::ToString() const {
+  return absl::StrCat("redis://", host, ":", port, "/", db);
+}
+
+absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", url, "\" is not redis://HOST:PORT[/DB]: ", why));
+  };
+  if (!absl::ConsumePrefix(&url, "redis://")) return bad("it must start with redis://");
+  RedisAddress a;
+  absl::string_view hostport = url;
+  if (const size_t slash = url.find('/'); slash != absl::string_view::npos) {
+    hostport = url.substr(0, slash);
+    if (!absl::SimpleAtoi(url.substr(slash + 1), &a.db) || a.db < 0 || a.db > 15) {
+      return bad("DB must be a number from 0 to 15");
+    }
+  }
+  const size_t colon = hostport.rfind(':');
+  if (colon == absl::string_view::npos) return bad("no port");
+  a.host = std::string(hostport.substr(0, colon));
+  if (a.host.empty()) return bad("no host");
+  if (!absl::SimpleAtoi(hostport.substr(colon + 1), &a.port) || a.port <= 0 || a.port > 65535) {
+    return bad("the port must be from 1 to 65535");
+  }
+  return a;
+}
+
+// One hiredis connection: one command at a time, on one thread at a time.
+class RedisDedupStore::Connection {
+ public:
+  explicit Connection(redisContext* c) : c_(c) {}
+  ~Connection() { redisFree(c_); }
+
+  // Sends `args` and reads the reply; null when the connection failed (it
+  // is then dropped) or Redis answered with an error.
+  Reply Command(const std::vector<std::string>& args, std::string* error) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    void* raw = redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data());
+    Reply reply(static_cast<redisReply*>(raw));
+    if (reply == nullptr) {
+      *error = c_->errstr[0] != '\0' ? c_->errstr : "no reply";
+      broken_ = true;
+      return nullptr;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+      *error = std::string(reply->str, reply->len);
+      // A replica after a failover, or a server still loading: the next
+      // connection finds the primary that took over.
+      const absl::string_view e(*error);
+      broken_ = absl::StartsWith(e, "READONLY") || absl::StartsWith(e, "LOADING") ||
+                absl::StartsWith(e, "MASTERDOWN");
+      return nullptr;
+    }
+    return reply;
+  }
+  bool broken() const { return broken_; }
+
+ private:
+  redisContext* const c_;
+  bool broken_ = false;
+};
+
+RedisDedupStore::RedisDedupStore(RedisAddress address, absl::Duration window,
+                                 absl::Duration claim_ttl, DedupMetrics* metrics)
+    : address_(std::move(address)),
+      window_ms_(absl::ToInt64Milliseconds(window)),
+      claim_ttl_(claim_ttl),
+      claim_ttl_ms_(absl::ToInt64Milliseconds(claim_ttl)),
+      metrics_(metrics),
+      instance_(
+          absl::StrFormat("%016x", std::random_device{}() * uint64_t{0x100000001} ^
+                                       static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())))) {
+  poller_ = std::thread([this] { PollLoop(); });
+}
+
+RedisDedupStore::~RedisDedupStore() {
+  Stop();
+  poller_.join();
+}
+
+std::string RedisDedupStore::KeyOf(const wire::Interaction& item) {
+  std::string key;
+  key.reserve(kKeyPrefix.size() + item.user_id().size() + 1 + item.event_id().size());
+  absl::StrAppend(&key, kKeyPrefix, item.user_id());
+  key.push_back('\0');
+  key.append(item.event_id());
+  return key;
+}
+
+std::string RedisDedupStore::OwnerToken(uint64_t owner) const {
+  return absl::StrCat("o:", instance_, ":", owner);
+}
+
+std::unique_ptr<RedisDedupStore::Connection> RedisDedupStore::Acquire(bool* pooled) {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      *pooled = true;
+      return c;
+    }
+  }
+  *pooled = false;
+  redisContext* c =
+      redisConnectWithTimeout(address_.host.c_str(), address_.port, TimevalOf(kTimeout));
+  if (c == nullptr || c->err != 0) {
+    if (c != nullptr) redisFree(c);
+    return nullptr;
+  }
+  redisSetTimeout(c, TimevalOf(kTimeout));
+  auto connection = std::make_unique<Connection>(c);
+  if (address_.db != 0) {
+    std::string error;
+    if (connection->Command({"SELECT", absl::StrCat(address_.db)}, &error) == nullptr) {
+      return nullptr;
+    }
+  }
+  return connection;
+}
+
+void RedisDedupStore::Release(std::unique_ptr<Connection> connection) {
+  if (connection == nullptr || connection->broken()) return;
+  absl::MutexLock lock(&pool_mu_);
+  idle_.push_back(std::move(connection));
+}
+
+Reply RedisDedupStore::RoundTrip(const std::vector<std::string>& args, std::string* error) {
+  // A pooled connection may have died with the server it spoke to (a restart,
+  // a failover): then once more, on a new one.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool pooled = false;
+    auto c = Acquire(&pooled);
+    if (c == nullptr) {
+      *error = absl::StrCat("cannot connect to ", address_.ToString());
+      return nullptr;
+    }
+    Reply reply = c->Command(args, error);
+    const bool broken = c->broken();
+    Release(std::move(c));
+    if (reply != nullptr || !broken || !pooled) return reply;
+  }
+  return nullptr;
+}
+
+absl::Status RedisDedupStore::Ping() {
+  std::string error;
+  Reply r = RoundTrip({"PING"}, &error);
+  if (r == nullptr) return absl::UnavailableError(absl::StrCat(address_.ToString(), ": ", error));
+  return absl::OkStatus();
+}
+
+absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
+                                    uint64_t owner, Outcome* outcomes) {
+  std::vector<std::string> args;
+  args.reserve(items.size() + 5);
+  args.emplace_back("EVAL");
+  args.emplace_back(kClaimScript);
+  args.push_back(absl::StrCat(items.size()));
+  for (uint32_t index : items) {
+    args.push_back(KeyOf(batch->request().interactions(static_cast<int>(index))));
+  }
+  args.push_back(OwnerToken(owner));
+  args.push_back(absl::StrCat(claim_ttl_ms_));
+  args.push_back(absl::StrCat(window_ms_ + claim_ttl_ms_));
+
+  const absl::Time start = absl::Now();
+  std::string error;
+  Reply reply = RoundTrip(args, &error);
+  metrics_->store_seconds().Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != items.size()) {
+    metrics_->store_errors().Increment();
+    return absl::UnavailableError(absl::StrCat("dedup store ", address_.ToString(), ": ",
+                                               reply == nullptr ? error : "unexpected reply"));
+  }
+  std::vector<std::pair<IngestBatch::Record*, std::string>> waits;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const long long v = reply->element[i]->integer;  // NOLINT(runtime/int): hiredis's type
+    outcomes[i] = v == 0   ? Outcome::kNew
+                  : v == 1 ? Outcome::kUncertain
+                  : v == 2 ? Outcome::kWritten
+                           : Outcome::kInFlight;
+    if (outcomes[i] == Outcome::kInFlight) {
+      batch->waiting.emplace_back(batch, items[i]);
+      waits.emplace_back(&batch->waiting.back(), std::move(args[3 + i]));
+    }
+  }
+  if (!waits.empty()) {
+    absl::MutexLock lock(&waits_mu_);
+    for (auto& [record, key] : waits) {
+      if (stopped_) {
+        batch->Settle(record, Delivery::Retryable(RejectLabel::kShutdown, kShutdownReason, false));
+      } else {
+        waits_.emplace(record, Wait{std::move(key), absl::Now()});
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RedisDedupStore::Publish(IngestBatch* batch, uint64_t owner) {
+  std::vector<std::string> keys, actions;
+  for (const IngestBatch::Record& record : batch->records) {
+    if (!record.claimed) continue;
+    keys.push_back(KeyOf(batch->item(record)));
+    const Delivery& d = record.delivery;
+    actions.emplace_back(d.state == DeliveryState::kWritten                           ? "w"
+                         : d.state == DeliveryState::kRetryable && d.possibly_written ? "u"
+                                                                                      : "r");
+  }
+  if (keys.empty()) return;
+  std::vector<std::string> args;
+  args.reserve(2 * keys.size() + 5);
+  args.emplace_back("EVAL");
+  args.emplace_back(kPublishScript);
+  args.push_back(absl::StrCat(keys.size()));
+  for (std::string& k : keys) args.push_back(std::move(k));
+  args.push_back(OwnerToken(owner));
+  args.push_back(absl::StrCat(window_ms_));
+  for (std::string& a : actions) args.push_back(std::move(a));
+
+  const absl::Time start = absl::Now();
+  std::string error;
+  Reply reply = RoundTrip(args, &error);
+  metrics_->store_seconds().Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  if (reply == nullptr) {
+    // The claims stay until they expire: a retry meanwhile waits, then is
+    // told to send again.
+    metrics_->store_errors().Increment();
+    Log(LogLevel::kWarning, "dedup store: the written keys were not recorded",
+        {{"store", address_.ToString()}, {"keys", absl::StrCat(keys.size())}, {"error", error}});
+  }
+}
+
+void RedisDedupStore::Abandon(IngestBatch* batch) {
+  absl::MutexLock lock(&waits_mu_);
+  for (IngestBatch::Record& waiting : batch->waiting) waits_.erase(&waiting);
+}
+
+void RedisDedupStore::Stop() {
+  absl::MutexLock lock(&waits_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [record, wait] : waits_) {
+    record->batch->Settle(record,
+                          Delivery::Retryable(RejectLabel::kShutdown, kShutdownReason, false));
+  }
+  waits_.clear();
+}
+
+void RedisDedupStore::Poll() {
+  std::vector<std::pair<IngestBatch::Record*, std::string>> awaited;
+  {
+    absl::MutexLock lock(&waits_mu_);
+    for (const auto& [record, wait] : waits_) awaited.emplace_back(record, wait.key);
+  }
+  if (awaited.empty()) return;
+  std::vector<std::string> args;
+  args.reserve(awaited.size() + 3);
+  args.emplace_back("EVAL");
+  args.emplace_back(kPollScript);
+  args.push_back(absl::StrCat(awaited.size()));
+  for (const auto& a : awaited) args.push_back(a.second);
+  std::string error;
+  Reply reply = RoundTrip(args, &error);
+  const bool ok =
+      reply != nullptr && reply->type == REDIS_REPLY_ARRAY && reply->elements == awaited.size();
+  if (!ok) metrics_->store_errors().Increment();
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&waits_mu_);
+  for (size_t i = 0; i < awaited.size(); ++i) {
+    auto it = waits_.find(awaited[i].first);
+    if (it == waits_.end() || it->second.key != awaited[i].second) continue;  // Abandoned.
+    Delivery verdict;
+    if (ok) {
+      const long long v = reply->element[i]->integer;  // NOLINT(runtime/int): hiredis's type
+      if (v == 1) {
+        verdict = Delivery::Written();
+      } else if (v == 2) {
+        verdict = WaiterVerdict(Delivery());  // Not written: send it again.
+      }
+    }
+    // Waiting longer than any lease only when Redis cannot be read: stop.
+    if (verdict.state == DeliveryState::kPending && now - it->second.since > claim_ttl_) {
+      verdict = Delivery::Retryable(RejectLabel::kDedupStore,
+                                    "the dedup store cannot be reached: send it again", false);
+    }
+    if (verdict.state == DeliveryState::kPending) continue;
+    it->first->batch->Settle(it->first, verdict);
+    waits_.erase(it);
+  }
+}
+
+void RedisDedupStore::PollLoop() {
+  absl::Time next_entries = absl::InfinitePast();
+  for (;;) {
+    {
+      absl::MutexLock lock(&waits_mu_);
+      if (stopped_) return;
+    }
+    Poll();
+    if (absl::Now() >= next_entries) {
+      next_entries = absl::Now() + kEntriesInterval;
+      std::string error;
+      Reply r = RoundTrip({"DBSIZE"}, &error);
+      if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+        entries_.store(r->integer, std::memory_order_relaxed);
+        metrics_->entries().Set(static_cast<double>(r->integer));
+      }
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+}  // namespace feed_ingest

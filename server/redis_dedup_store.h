@@ -1,0 +1,125 @@
+// RedisDedupStore: the dedup store shared by every replica
+// (--dedup-store=redis://HOST:PORT[/DB]), in Redis 7 through hiredis.
+//
+// One round trip per request to claim its keys (a Lua script, so a request's
+// keys are claimed at once and waits cannot form a cycle), one when its
+// records have settled to remember the written ones for the window or
+// release the claims. Values: "<owner token>:<lease end>" while a request
+// writes the key (the lease is --dedup-claim-ttl on Redis's clock; a claim
+// whose lease ended was left by a replica that died mid-write, and is taken
+// over as uncertain), "w" once Kafka holds it, "u" when its write ended
+// "possibly written". An item whose key another request holds is settled by
+// a poller thread that reads the awaited keys every kPollInterval.
+//
+//   auto store = RedisDedupStore::Create(address, window, &metrics);
+//   ... as DedupStore ...
+//   (*store)->Stop();   // settles what still waits, RETRYABLE
+//
+// Keys: "feed-ingest:dedup:" user_id NUL event_id. One Redis (or a primary
+// with replicas), not Redis Cluster: the script's keys may span slots.
+//
+// Thread-safe: connections are pooled (one per concurrent round trip);
+// waiting items are settled under waits_mu_, as Abandon() takes them back.
+#ifndef FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
+#define FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dedup_store.h"
+
+struct redisContext;
+struct redisReply;
+
+namespace feed_ingest {
+
+// redis://HOST:PORT[/DB].
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string ToString() const;
+};
+absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url);
+
+class RedisDedupStore final : public DedupStore {
+ public:
+  static constexpr absl::Duration kTimeout = absl::Milliseconds(250);
+  static constexpr absl::Duration kPollInterval = absl::Milliseconds(5);
+  static constexpr absl::Duration kEntriesInterval = absl::Seconds(5);
+
+  struct ReplyDeleter {  // hiredis's replies.
+    void operator()(redisReply* r) const;
+  };
+
+  // Starts the poller. Redis need not be up yet: every round trip connects
+  // when it has no connection. `metrics` must outlive the store.
+  RedisDedupStore(RedisAddress address, absl::Duration window, absl::Duration claim_ttl,
+                  DedupMetrics* metrics);
+  ~RedisDedupStore() override;
+  RedisDedupStore(const RedisDedupStore&) = delete;
+  RedisDedupStore& operator=(const RedisDedupStore&) = delete;
+
+  // One PING: whether Redis answers now.
+  absl::Status Ping();
+
+  // Settles every item still waiting RETRYABLE, and stops the poller.
+  void Stop();
+
+  // DedupStore
+  absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items, uint64_t owner,
+                     Outcome* outcomes) override;
+  void Publish(IngestBatch* batch, uint64_t owner) override;
+  void Abandon(IngestBatch* batch) override;
+  int64_t Entries() override { return entries_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Wait {
+    std::string key;
+    absl::Time since;
+  };
+  class Connection;
+
+  static std::string KeyOf(const wire::Interaction& item);
+  std::string OwnerToken(uint64_t owner) const;
+  // A pooled connection (*pooled), or a new one; null when Redis cannot be
+  // reached.
+  std::unique_ptr<Connection> Acquire(bool* pooled);
+  // `args` sent and answered; null with `error` when that failed.
+  std::unique_ptr<redisReply, ReplyDeleter> RoundTrip(const std::vector<std::string>& args,
+                                                      std::string* error);
+  void Release(std::unique_ptr<Connection> connection);
+  void Poll();
+  void PollLoop();
+
+  const RedisAddress address_;
+  const int64_t window_ms_;
+  const absl::Duration claim_ttl_;
+  const int64_t claim_ttl_ms_;
+  DedupMetrics* const metrics_;
+  const std::string instance_;  // Tells this process's owner tokens apart.
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
+
+  absl::Mutex waits_mu_;
+  absl::flat_hash_map<IngestBatch::Record*, Wait> waits_ ABSL_GUARDED_BY(waits_mu_);
+  bool stopped_ ABSL_GUARDED_BY(waits_mu_) = false;
+
+  std::atomic<int64_t> entries_{0};
+  std::thread poller_;
+};
+
+}  // namespace feed_ingest
+
+#endif  // FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
