@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -153,11 +154,38 @@ TEST(EdgesTest, EveryMetricFamilyIsThereBeforeTheFirstEvent) {
   EXPECT_EQ(Samples(text, "feed_ingest_memory_limit_bytes")["feed_ingest_memory_limit_bytes"],
             256 << 20);
   auto held = Samples(text, "feed_ingest_memory_held_bytes");
-  EXPECT_EQ(held.size(), 2u) << "one series per pool";
+  EXPECT_EQ(held.size(), 3u) << "one series per pool";
   EXPECT_EQ(held["feed_ingest_memory_held_bytes{pool=\"requests\"}"], 0);
   EXPECT_EQ(Samples(text, "feed_ingest_log_lines_dropped_total").size(), 1u);
-  EXPECT_EQ(Samples(text, "feed_ingest_interactions_rejected_total").size(), 10u)
+  EXPECT_EQ(Samples(text, "feed_ingest_interactions_rejected_total").size(), 11u)
       << "every reason, at 0";
+  EXPECT_EQ(Samples(text, "feed_ingest_dedup_total").size(), 4u) << "every result, at 0";
+  EXPECT_EQ(Samples(text, "feed_ingest_dedup_store_errors_total").size(), 1u);
+  EXPECT_EQ(Samples(text, "feed_ingest_dedup_entries").size(), 1u);
+}
+
+// Dedup settings that cannot work refuse the start, naming the flag.
+TEST(EdgesTest, DedupSettingsThatCannotWorkRefuseTheStart) {
+  struct Case {
+    std::function<void(DedupOptions*)> set;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](DedupOptions* d) { d->store = "redis://nohost"; }, "--dedup-store"},
+      {[](DedupOptions* d) { d->store = "memcached://127.0.0.1:11211"; }, "--dedup-store"},
+      {[](DedupOptions* d) { d->store = "redis://127.0.0.1:6379/99"; }, "DB must be"},
+      {[](DedupOptions* d) { d->on_store_error = "drop"; }, "--dedup-on-store-error"},
+      {[](DedupOptions* d) { d->window = absl::Seconds(-1); }, "--dedup-window"},
+      {[](DedupOptions* d) { d->max_entries = 10'000'000; }, "--dedup-max-entries"},
+  };
+  for (const Case& c : cases) {
+    ServerOptions options = Loopback("embedded");
+    c.set(&options.dedup);
+    auto server = IngestServer::Start(options);
+    ASSERT_FALSE(server.ok()) << c.message;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(server.status().message().find(c.message), std::string::npos) << server.status();
+  }
 }
 
 // Kafka is away; unary calls pile up waiting for it. With a small
@@ -166,7 +194,8 @@ TEST(EdgesTest, EveryMetricFamilyIsThereBeforeTheFirstEvent) {
 TEST(EdgesTest, MemoryIsBoundedInBytesWhileKafkaIsAway) {
   auto broker = *EmbeddedBroker::Start({});
   ServerOptions options = Loopback(broker->bootstrap());
-  options.memory_limit = 32 << 20;  // 24 MiB for requests, 8 for gRPC's buffers.
+  options.memory_limit = 32 << 20;      // 24 MiB for requests, 8 for gRPC's buffers.
+  options.dedup.max_entries = 100'000;  // What fits a limit this small.
   options.shutdown_timeout = absl::Seconds(3);
   auto server = IngestServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();

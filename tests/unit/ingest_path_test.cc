@@ -166,6 +166,7 @@ TEST_F(PathTest, EncodeWritesEachRecordsJsonBackToBack) {
 
 TEST_F(PathTest, SubmitTellsQueuedFullAndClosedApart) {
   auto batch = Batch({Valid("a")});
+  batch->records.emplace_back(batch.get(), 0);
   Admission a = For(batch.get());
   SubmitStage submit(&sink_);
 
@@ -184,10 +185,33 @@ TEST_F(PathTest, SubmitTellsQueuedFullAndClosedApart) {
   EXPECT_EQ(closed.status().code(), absl::StatusCode::kUnavailable);
 
   sink_.set_refusal(SubmitResult::kQueued);
-  batch->records.emplace_back(batch.get(), 0);
   EXPECT_EQ(submit.Run(a).step(), StageStep::kQueued);
   AwaitSettled(*batch);
   EXPECT_EQ(sink_.batches_taken(), 1);
+}
+
+// A batch with nothing to write, only items waiting for other requests'
+// writes (dedup): not handed to the sink; answered once they have settled.
+TEST_F(PathTest, SubmitHandsNothingOffWhenOnlyWaitingItemsAreLeft) {
+  SubmitStage submit(&sink_);
+  auto settled = Batch({Valid("a")});
+  settled->waiting.reserve(1);
+  settled->waiting.emplace_back(settled.get(), 0);
+  settled->Settle(&settled->waiting[0], Delivery::Written());  // Before the hand-off.
+  Admission a = For(settled.get());
+  EXPECT_EQ(submit.Run(a).step(), StageStep::kAnswer);
+
+  auto waiting = Batch({Valid("a"), Valid("b")});
+  waiting->waiting.reserve(2);
+  waiting->waiting.emplace_back(waiting.get(), 0);
+  waiting->waiting.emplace_back(waiting.get(), 1);
+  waiting->Settle(&waiting->waiting[1], Delivery::Written());
+  Admission b = For(waiting.get());
+  EXPECT_EQ(submit.Run(b).step(), StageStep::kQueued);
+  EXPECT_FALSE(waiting->IsSettled());
+  waiting->Settle(&waiting->waiting[0], Delivery::Written());
+  EXPECT_TRUE(waiting->IsSettled());
+  EXPECT_EQ(sink_.batches_taken(), 0);
 }
 
 // --- The whole path ----------------------------------------------------------
