@@ -77,7 +77,6 @@ class DedupStore {
   // key once, every item with an event_id), in one step: each is claimed for
   // `owner` (a token unique to the request) or found held. An error (the
   // store cannot be reached) claims nothing and registers no waiter.
-  // batch->waiting must have room for every item: its capacity is not grown.
   virtual absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items, uint64_t owner,
                              Outcome* outcomes) = 0;
 

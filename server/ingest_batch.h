@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <string>
 #include <vector>
 
@@ -165,9 +166,9 @@ class IngestBatch {
   // already holds: accepted, not written again.
   std::vector<uint32_t> duplicates;
   // Items another request is writing at this moment: never produced, settled
-  // with that write's verdict. Capacity is reserved before the first is
-  // added, so a Record* into it stays valid.
-  std::vector<Record> waiting;
+  // with that write's verdict. A list: a Record* into it stays valid, and
+  // an empty one costs no allocation.
+  std::list<Record> waiting;
   std::vector<Repeat> repeats;
   StageTimes times;
 

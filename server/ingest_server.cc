@@ -367,7 +367,7 @@ absl::Status IngestServer::StartDedup() {
   dedup_metrics_ = std::make_unique<DedupMetrics>(*registry_);
   if (o.store == "memory") {
     if (o.max_entries < 1) return absl::InvalidArgumentError("--dedup-max-entries must be >= 1");
-    const int64_t bytes = o.max_entries * MemoryDedupStore::kBytesPerEntry;
+    const int64_t bytes = MemoryDedupStore::BytesFor(o.max_entries);
     if (bytes > budget_->limit() / 2) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--dedup-max-entries=", o.max_entries, " needs ", bytes >> 20,

@@ -8,79 +8,99 @@
 namespace feed_ingest {
 namespace {
 
-constexpr size_t kEntriesPerCharge = 4096;
+constexpr size_t kOrderPerCharge = 4096;
 
 }  // namespace
 
+int64_t MemoryDedupStore::BytesFor(int64_t max_entries) {
+  // absl's table: a power of two minus one slots, at most 7/8 full, a
+  // control byte and a slot each (plus a group's worth of control bytes).
+  const int64_t wanted = max_entries + max_entries / 7 + 1;
+  int64_t capacity = 1;
+  while (capacity < wanted) capacity = capacity * 2 + 1;
+  const int64_t table = capacity * static_cast<int64_t>(sizeof(std::pair<Key, Remembered>) + 1);
+  return table + max_entries * static_cast<int64_t>(sizeof(Expiry));
+}
+
 MemoryDedupStore::MemoryDedupStore(absl::Duration window, int64_t max_entries, const Clock* clock,
                                    MemoryBudget* budget, DedupMetrics* metrics)
-    : window_ns_(absl::ToInt64Nanoseconds(window)),
+    : window_s_(static_cast<uint32_t>(
+          std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1)))))),
       max_entries_(static_cast<size_t>(std::max<int64_t>(max_entries, 1))),
       clock_(clock),
+      start_ns_(clock->MonotonicNanos()),
       budget_(budget),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  absl::MutexLock lock(&mu_);
+  remembered_.reserve(max_entries_);
+  if (budget_ != nullptr) {
+    table_charge_ = budget_->Charge(
+        MemoryBudget::Pool::kDedup,
+        static_cast<int64_t>(remembered_.capacity() * (sizeof(std::pair<Key, Remembered>) + 1)));
+  }
+}
 
 MemoryDedupStore::Key MemoryDedupStore::KeyOf(const wire::Interaction& item) {
   // Two hashes seeded apart: 128 bits, so two keys that differ are never
   // taken for one (a false match would drop an event).
   const absl::string_view user(item.user_id()), event(item.event_id());
-  return Key{absl::Hash<std::tuple<uint64_t, absl::string_view, absl::string_view>>{}(
-                 std::make_tuple(0x9e3779b97f4a7c15u, user, event)),
-             absl::Hash<std::tuple<absl::string_view, absl::string_view, uint64_t>>{}(
-                 std::make_tuple(user, event, 0xc2b2ae3d27d4eb4fu))};
+  const uint64_t a = absl::Hash<std::tuple<uint64_t, absl::string_view, absl::string_view>>{}(
+      std::make_tuple(0x9e3779b97f4a7c15u, user, event));
+  const uint64_t b = absl::Hash<std::tuple<absl::string_view, absl::string_view, uint64_t>>{}(
+      std::make_tuple(user, event, 0xc2b2ae3d27d4eb4fu));
+  return Key{{static_cast<uint32_t>(a), static_cast<uint32_t>(a >> 32), static_cast<uint32_t>(b),
+              static_cast<uint32_t>(b >> 32)}};
+}
+
+uint32_t MemoryDedupStore::NowSeconds() const {
+  return static_cast<uint32_t>((clock_->MonotonicNanos() - start_ns_) / 1'000'000'000);
 }
 
 absl::Status MemoryDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
                                      uint64_t owner, Outcome* outcomes) {
-  const int64_t now = clock_->MonotonicNanos();
+  const uint32_t now = NowSeconds();
   absl::MutexLock lock(&mu_);
   Trim(now);
   for (size_t i = 0; i < items.size(); ++i) {
     const Key key = KeyOf(batch->request().interactions(static_cast<int>(items[i])));
-    auto [it, inserted] = entries_.try_emplace(key, Entry{0, owner, State::kInFlight});
-    Entry& e = it->second;
-    if (inserted || (e.state != State::kInFlight && e.expires_ns <= now)) {
-      e = Entry{0, owner, State::kInFlight};
-      outcomes[i] = Outcome::kNew;
-    } else if (e.state == State::kWritten) {
-      outcomes[i] = Outcome::kWritten;
-    } else if (e.state == State::kUncertain) {
-      e = Entry{0, owner, State::kInFlight};
-      outcomes[i] = Outcome::kUncertain;
-    } else {
+    if (auto f = in_flight_.find(key); f != in_flight_.end()) {
       batch->waiting.emplace_back(batch, items[i]);
-      waiters_[key].push_back(&batch->waiting.back());
+      f->second.waiters.push_back(&batch->waiting.back());
       outcomes[i] = Outcome::kInFlight;
+      continue;
     }
+    outcomes[i] = Outcome::kNew;
+    if (auto r = remembered_.find(key); r != remembered_.end() && r->second.expires_s > now) {
+      if (!r->second.uncertain) {
+        outcomes[i] = Outcome::kWritten;
+        continue;
+      }
+      outcomes[i] = Outcome::kUncertain;
+    }
+    in_flight_.emplace(key, InFlight{owner, {}});
   }
   Recharge();
   return absl::OkStatus();
 }
 
 void MemoryDedupStore::Publish(IngestBatch* batch, uint64_t owner) {
-  const int64_t now = clock_->MonotonicNanos();
+  const uint32_t now = NowSeconds();
   absl::MutexLock lock(&mu_);
   for (const IngestBatch::Record& record : batch->records) {
     if (!record.claimed) continue;
     const Key key = KeyOf(batch->item(record));
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.state != State::kInFlight || it->second.owner != owner) {
-      continue;  // Not ours (cannot happen: claims do not expire here).
-    }
+    auto f = in_flight_.find(key);
+    if (f == in_flight_.end() || f->second.owner != owner) continue;  // Not ours: cannot happen.
     const Delivery& d = record.delivery;
-    if (d.state == DeliveryState::kWritten ||
-        (d.state == DeliveryState::kRetryable && d.possibly_written)) {
-      const State state = d.state == DeliveryState::kWritten ? State::kWritten : State::kUncertain;
-      it->second = Entry{now + window_ns_, 0, state};
-      order_.push_back(Remembered{key, now + window_ns_});
-    } else {
-      entries_.erase(it);
+    const bool written = d.state == DeliveryState::kWritten;
+    if (written || (d.state == DeliveryState::kRetryable && d.possibly_written)) {
+      const uint32_t expires = now + window_s_;
+      remembered_.insert_or_assign(key, Remembered{expires, written ? 0u : 1u});
+      order_.push_back(Expiry{key, expires});
     }
-    if (auto w = waiters_.find(key); w != waiters_.end()) {
-      const Delivery verdict = WaiterVerdict(d);
-      for (IngestBatch::Record* waiting : w->second) waiting->batch->Settle(waiting, verdict);
-      waiters_.erase(w);
-    }
+    const Delivery verdict = WaiterVerdict(d);
+    for (IngestBatch::Record* waiting : f->second.waiters) waiting->batch->Settle(waiting, verdict);
+    in_flight_.erase(f);
   }
   Trim(now);
   Recharge();
@@ -90,45 +110,40 @@ void MemoryDedupStore::Abandon(IngestBatch* batch) {
   absl::MutexLock lock(&mu_);
   for (IngestBatch::Record& waiting : batch->waiting) {
     if (waiting.delivery.state != DeliveryState::kPending) continue;  // Settled already.
-    auto w = waiters_.find(KeyOf(batch->item(waiting)));
-    if (w == waiters_.end()) continue;
-    auto& list = w->second;
+    auto f = in_flight_.find(KeyOf(batch->item(waiting)));
+    if (f == in_flight_.end()) continue;
+    auto& list = f->second.waiters;
     list.erase(std::remove(list.begin(), list.end(), &waiting), list.end());
-    if (list.empty()) waiters_.erase(w);
   }
 }
 
 int64_t MemoryDedupStore::Entries() {
   absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(entries_.size());
+  return static_cast<int64_t>(remembered_.size() + in_flight_.size());
 }
 
-void MemoryDedupStore::Trim(int64_t now_ns) {
-  while (!order_.empty() && (order_.front().expires_ns <= now_ns || order_.size() > max_entries_)) {
-    Forget(order_.front());
+void MemoryDedupStore::Trim(uint32_t now_s) {
+  while (!order_.empty() && (order_.front().expires_s <= now_s || order_.size() > max_entries_)) {
+    const Expiry& e = order_.front();
+    auto it = remembered_.find(e.key);
+    // Only the place the key holds now: one remembered again has a later one.
+    if (it != remembered_.end() && it->second.expires_s == e.expires_s) remembered_.erase(it);
     order_.pop_front();
   }
 }
 
-void MemoryDedupStore::Forget(const Remembered& r) {
-  auto it = entries_.find(r.key);
-  // Only the place the key holds now: one written again has a later one.
-  if (it != entries_.end() && it->second.state != State::kInFlight &&
-      it->second.expires_ns == r.expires_ns) {
-    entries_.erase(it);
-  }
-}
-
 void MemoryDedupStore::Recharge() {
-  if (metrics_ != nullptr) metrics_->entries().Set(static_cast<double>(entries_.size()));
+  if (metrics_ != nullptr) {
+    metrics_->entries().Set(static_cast<double>(remembered_.size() + in_flight_.size()));
+  }
   if (budget_ == nullptr) return;
-  const size_t wanted = (entries_.size() + kEntriesPerCharge - 1) / kEntriesPerCharge;
-  while (charges_.size() < wanted) {
-    charges_.push_back(budget_->Charge(MemoryBudget::Pool::kDedup,
-                                       MemoryDedupStore::kBytesPerEntry * kEntriesPerCharge));
+  const size_t wanted = (order_.size() + kOrderPerCharge - 1) / kOrderPerCharge;
+  while (order_charges_.size() < wanted) {
+    order_charges_.push_back(budget_->Charge(
+        MemoryBudget::Pool::kDedup, static_cast<int64_t>(kOrderPerCharge * sizeof(Expiry))));
   }
   // Give back with a block to spare, so a count at a boundary does not churn.
-  while (charges_.size() > wanted + 1) charges_.pop_back();
+  while (order_charges_.size() > wanted + 1) order_charges_.pop_back();
 }
 
 }  // namespace feed_ingest

@@ -1,8 +1,11 @@
 // MemoryDedupStore: the dedup store inside one process (--dedup-store=memory).
 // Remembers a written key for the window, at most `max_entries` of them,
 // oldest first out; a key being written holds the requests that wait for it.
-// Keys are kept as 128-bit hashes of (user_id, event_id): about
-// kBytesPerEntry each, charged to the MemoryBudget's dedup pool.
+// Keys are kept as 128-bit hashes of (user_id, event_id). The table of
+// remembered keys is sized for max_entries at the start (it never grows,
+// so it never holds two tables at once while rehashing); it and the expiry
+// order are charged to the MemoryBudget's dedup pool: BytesFor(max_entries)
+// at most.
 //
 //   MemoryDedupStore store(absl::Minutes(10), 1'000'000, &clock, &budget, &metrics);
 //
@@ -30,9 +33,9 @@ namespace feed_ingest {
 
 class MemoryDedupStore final : public DedupStore {
  public:
-  // What one remembered key costs: its slot in the table (key, state,
-  // expiry) at the table's load, and its place in the expiry order.
-  static constexpr int64_t kBytesPerEntry = 64;
+  // What remembering at most `max_entries` keys takes: the table, sized at
+  // the start, and the expiry order when full.
+  static int64_t BytesFor(int64_t max_entries);
 
   // `clock`, `budget` and `metrics` (both may be null) must outlive the
   // store.
@@ -47,46 +50,52 @@ class MemoryDedupStore final : public DedupStore {
   int64_t Entries() override;
 
  private:
-  struct Key {
-    uint64_t hi;
-    uint64_t lo;
-    friend bool operator==(const Key& a, const Key& b) { return a.hi == b.hi && a.lo == b.lo; }
+  struct Key {  // Four words, not two: 4-byte aligned, so table slots stay small.
+    uint32_t w[4];
+    friend bool operator==(const Key& a, const Key& b) {
+      return a.w[0] == b.w[0] && a.w[1] == b.w[1] && a.w[2] == b.w[2] && a.w[3] == b.w[3];
+    }
     template <typename H>
     friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.lo);
+      return H::combine(std::move(h), k.w[0], k.w[1]);
     }
   };
-  enum class State : uint8_t { kInFlight, kWritten, kUncertain };
-  struct Entry {
-    int64_t expires_ns;  // kWritten, kUncertain: forgotten from then on.
-    uint64_t owner;      // kInFlight: the request writing it.
-    State state;
-  };
+  // A remembered key: when it is forgotten (seconds since the store began),
+  // and whether its write ended "possibly written".
   struct Remembered {
+    uint32_t expires_s : 31;
+    uint32_t uncertain : 1;
+  };
+  struct InFlight {
+    uint64_t owner;
+    std::vector<IngestBatch::Record*> waiters;  // Other batches' waiting items.
+  };
+  struct Expiry {
     Key key;
-    int64_t expires_ns;
+    uint32_t expires_s;
   };
 
   static Key KeyOf(const wire::Interaction& item);
+  uint32_t NowSeconds() const;
   // Forgets what expired, then the oldest while over max_entries.
-  void Trim(int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Forget(const Remembered& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Trim(uint32_t now_s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Recharge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const int64_t window_ns_;
+  const uint32_t window_s_;
   const size_t max_entries_;
   const Clock* const clock_;
+  const int64_t start_ns_;
   MemoryBudget* const budget_;
   DedupMetrics* const metrics_;
 
   absl::Mutex mu_;
-  absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Items waiting for keys in flight (records of other batches' `waiting`).
-  absl::flat_hash_map<Key, std::vector<IngestBatch::Record*>> waiters_ ABSL_GUARDED_BY(mu_);
-  // Written and uncertain keys, oldest first (a key remembered again leaves
-  // a stale place behind: it is skipped when reached).
-  std::deque<Remembered> order_ ABSL_GUARDED_BY(mu_);
-  std::vector<MemoryCharge> charges_ ABSL_GUARDED_BY(mu_);  // One per block of entries.
+  absl::flat_hash_map<Key, Remembered> remembered_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Remembered keys, oldest first (a key remembered again leaves a stale
+  // place behind: skipped when reached).
+  std::deque<Expiry> order_ ABSL_GUARDED_BY(mu_);
+  MemoryCharge table_charge_;                                     // The table, once.
+  std::vector<MemoryCharge> order_charges_ ABSL_GUARDED_BY(mu_);  // Per block of the order.
 };
 
 }  // namespace feed_ingest

@@ -6,9 +6,9 @@ set -euo pipefail
 packages=(
   cmake ninja-build ccache pkg-config g++ make
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librdkafka-dev libabsl-dev prometheus-cpp-dev
+  librdkafka-dev libabsl-dev prometheus-cpp-dev libhiredis-dev redis-server
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libconcurrentqueue-dev libjemalloc-dev
-  prometheus python3 python3-prometheus-client python3-yaml python3-grpcio
+  prometheus python3 python3-prometheus-client python3-yaml python3-grpcio python3-kafka python3-snappy
   libcurl4-openssl-dev libssl-dev openssl python3-botocore
   docker-compose golang-go golang-github-hashicorp-hcl-v2-dev
   clang libclang-rt-14-dev
@@ -34,4 +34,13 @@ if ((${#missing[@]})); then
   echo "Installing Debian packages: ${missing[*]}"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # redis-server is here for its binary: the tests start their own Redis on
+  # free loopback ports, and the compose stack runs its own container. Debian
+  # starts the system service (127.0.0.1:6379) when it installs the package;
+  # nothing uses it, so the instance just started is stopped again. Whether it
+  # starts at boot stays as Debian set it: nothing here needs port 6379, free
+  # or taken.
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v invoke-rc.d >/dev/null 2>&1; then
+    $sudo invoke-rc.d redis-server stop >/dev/null 2>&1 || true
+  fi
 fi

@@ -40,7 +40,6 @@ StageOutcome DedupStage::Run(Admission& admission) {
   if (keyed.empty()) return StageOutcome::Next();
 
   std::vector<Outcome> outcomes(keyed.size());
-  batch.waiting.reserve(keyed.size());
   const uint64_t owner = next_owner_.fetch_add(1, std::memory_order_relaxed);
   std::array<uint32_t, kDedupResultCount> counts{};
   counts[static_cast<size_t>(DedupResult::kDuplicate)] = static_cast<uint32_t>(repeats.size());
@@ -93,7 +92,7 @@ StageOutcome DedupStage::Run(Admission& admission) {
     }  // kInFlight: in batch.waiting already.
   }
   batch.records = std::move(kept);
-  auto find = [](const std::vector<IngestBatch::Record>& list, uint32_t index) {
+  auto find = [](const auto& list, uint32_t index) -> const IngestBatch::Record* {
     auto it =
         std::lower_bound(list.begin(), list.end(), index,
                          [](const IngestBatch::Record& r, uint32_t i) { return r.index < i; });

@@ -6,7 +6,10 @@ Measures, in one run, on this machine:
                      service's librdkafka settings (the Kafka-side limit);
   2. bare gRPC     - a server on the same contract answering at once (the
                      gRPC-side limit), for every request shape;
-  3. the service   - end to end, answers only once Kafka holds the events.
+  3. the service   - end to end, answers only once Kafka holds the events,
+                     with dedup by event_id as it ships (the memory store),
+                     and again with dedup off and with a Redis store (a
+                     redis-server of its own on loopback), for its cost.
 Each figure is the median of --runs runs. The broker is librdkafka's mock
 cluster in a process of its own. Prints a table and writes summary.json.
 """
@@ -14,9 +17,12 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -165,6 +171,25 @@ def stage_quantiles(before, after):
     return out
 
 
+def start_redis():
+    """A redis-server of the bench's own: loopback, a free port, nothing on disk."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tempfile.mkdtemp(prefix="feed-bench-redis-")
+    proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port",
+                             str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", work], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, port, work
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build-dir", default="build")
@@ -215,10 +240,10 @@ def main():
         finally:
             bare.stop()
 
-        def start_service(metrics=True):
+        def start_service(metrics=True, extra=()):
             return Proc([os.path.join(build, "feed-ingest"), f"--brokers={bootstrap}",
                          "--listen=127.0.0.1:0",
-                         "--metrics-listen=" + ("127.0.0.1:0" if metrics else "")],
+                         "--metrics-listen=" + ("127.0.0.1:0" if metrics else ""), *extra],
                         r"msg=serving grpc_listen=(\S+) metrics_listen=(\S+)")
 
         svc = start_service()
@@ -247,6 +272,25 @@ def main():
             metrics_off = measure(build, off, off.match.group(1), SHAPES[3], dur, a.runs)
         finally:
             off.stop()
+
+        # Dedup's cost: the shapes it costs most on, with dedup off and with
+        # the Redis store, against the service as it ships (memory store).
+        dedup_shapes = [s for s in SHAPES if s[0] in ("stream500", "unary1_c1024")]
+        dedup_results = {"memory": {s[0]: svc_results[s[0]] for s in dedup_shapes}}
+        redis = start_redis()
+        try:
+            for name, extra in (("off", ["--dedup-window=0"]),
+                                ("redis", [f"--dedup-store=redis://127.0.0.1:{redis[1]}/0"])):
+                svc_d = start_service(extra=extra)
+                try:
+                    dedup_results[name] = {s[0]: measure(build, svc_d, svc_d.match.group(1), s,
+                                                         dur, a.runs) for s in dedup_shapes}
+                finally:
+                    svc_d.stop()
+        finally:
+            redis[0].kill()
+            redis[0].wait()
+            shutil.rmtree(redis[2], ignore_errors=True)
 
         # Soak: RSS over a long run at full stream speed, sampled each second.
         soak = start_service()
@@ -311,6 +355,15 @@ def main():
         "shapes": {s[0]: {"service": svc_results[s[0]], "bare_grpc": bare_results[s[0]],
                           "service_half_load": half[s[0]]} for s in SHAPES},
         "runs": a.runs, "duration_s": dur, "cores": os.cpu_count(),
+        # Dedup by event_id: events/s per store, and each against dedup off.
+        "dedup": {store: {shape: r["events_per_s"] for shape, r in by_shape.items()}
+                  for store, by_shape in dedup_results.items()},
+        "dedup_memory_vs_off": svc_results["stream500"]["events_per_s"] /
+                               dedup_results["off"]["stream500"]["events_per_s"],
+        "dedup_redis_vs_off": dedup_results["redis"]["stream500"]["events_per_s"] /
+                              dedup_results["off"]["stream500"]["events_per_s"],
+        "dedup_redis_vs_off_unary": dedup_results["redis"]["unary1_c1024"]["events_per_s"] /
+                                    dedup_results["off"]["unary1_c1024"]["events_per_s"],
     })
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
@@ -326,6 +379,11 @@ def main():
     print(f"raw producer   {summary['raw_producer_events_per_s']:>13,.0f} "
           f"(no headers: {summary['raw_producer_plain_events_per_s']:,.0f})")
     print("cpu us/event   " + "  ".join(f"{k}={v:.2f}" for k, v in sorted(cpu_us.items())))
+    print("dedup          " + "  ".join(
+        f"{store}: " + ", ".join(f"{shape} {r['events_per_s']:,.0f} ev/s "
+                                 f"{r['cpu_s_per_million']:.2f} cpu s/M"
+                                 for shape, r in by_shape.items())
+        for store, by_shape in dedup_results.items()))
     print("stages at half load, p50/p99 ms:")
     for shape, by_stage in stages.items():
         print(f"  {shape:<14} " + "  ".join(
@@ -334,7 +392,8 @@ def main():
             "stream_events_per_s", "stream_vs_raw", "stream_vs_raw_plain", "overhead_ratio",
             "unary_calls_per_s", "bare_grpc_unary_calls_per_s", "unary_vs_bare",
             "stream_vs_bare", "p99_ack_ms_half_load", "peak_rss_mib", "rss_drift_soak",
-            "metrics_on_vs_off"]
+            "metrics_on_vs_off", "dedup_memory_vs_off", "dedup_redis_vs_off",
+            "dedup_redis_vs_off_unary"]
     print(json.dumps({k: round(summary[k], 3) for k in keys}, indent=1))
     return 0
 

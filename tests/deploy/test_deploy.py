@@ -20,7 +20,8 @@ started; what can be checked without one is:
   `ldd` lists for the built binaries (dpkg -S + dependency closure);
 - compose: topic creation with the seed's settings, start order, a stop
   grace period above --shutdown-timeout, Grafana and Prometheus mounts where
-  their provisioning files expect them.
+  their provisioning files expect them, the Redis that FEED_INGEST_DEDUP_STORE
+  names (no persistence, a health check, healthy before feed-ingest starts).
 
 Run: /usr/bin/python3 tests/deploy/test_deploy.py
 """
@@ -165,7 +166,7 @@ class Compose(unittest.TestCase):
 
     def test_expected_services(self):
         self.assertEqual(set(self.services),
-                         {"kafka", "kafka-init", "feed-ingest", "prometheus", "grafana"})
+                         {"kafka", "kafka-init", "redis", "feed-ingest", "prometheus", "grafana"})
 
     def test_images_pinned(self):
         for name, svc in self.services.items():
@@ -246,6 +247,28 @@ class Compose(unittest.TestCase):
         self.assertIn("healthcheck", self.services["kafka"])
         self.assertEqual(self.fi["depends_on"]["kafka-init"]["condition"],
                          "service_completed_successfully")
+
+    def test_dedup_store_is_the_redis_service(self):
+        redis = self.services["redis"]
+        self.assertRegex(redis["image"], r"^redis:7(\.|$)", "Redis 7, as Debian 12's redis-server")
+        # redis://HOST:PORT[/DB]: the compose service, on Redis' port.
+        m = re.fullmatch(r"redis://([^:/]+):(\d+)(?:/(\d+))?", self.fi_env["FEED_INGEST_DEDUP_STORE"])
+        self.assertTrue(m, self.fi_env["FEED_INGEST_DEDUP_STORE"])
+        self.assertIn(m.group(1), {"redis", redis.get("hostname")})
+        self.assertEqual(int(m.group(2)), 6379)
+        # Nothing persisted: no RDB snapshots, no append-only file, no volume.
+        command = redis["command"]
+        words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+        self.assertEqual(words[0], "redis-server")
+        self.assertEqual(words[words.index("--save") + 1], "")
+        self.assertEqual(words[words.index("--appendonly") + 1], "no")
+        self.assertFalse(redis.get("volumes"), "the dedup store keeps nothing on disk")
+        test = redis["healthcheck"]["test"]
+        test = " ".join(test[1:]) if isinstance(test, list) else test
+        self.assertIn("redis-cli ping", test)
+        self.assertEqual(self.fi["depends_on"]["redis"]["condition"], "service_healthy")
+        # Reached inside the stack only: a Redis on the host's 6379 must not matter.
+        self.assertFalse(redis.get("ports"), "Redis is not published")
 
     def test_stop_grace_period_exceeds_shutdown_timeout(self):
         grace = ds.parse_duration(self.fi["stop_grace_period"])

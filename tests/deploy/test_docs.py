@@ -45,6 +45,10 @@ QUOTED_DEFAULTS = {
     "max-connection-age-grace": "5m",
     "max-receive-message-bytes": "4194304",
     "topic": "feed.interactions.v1",
+    "dedup-window": "10m",
+    "dedup-store": "memory",
+    "dedup-max-entries": "1000000",
+    "dedup-on-store-error": "write",
 }
 
 # Flags of other tools that the guides show (protoc, kafka-topics.sh, ...).

@@ -14,11 +14,18 @@ ServiceMonitor resolve to the container ports, and those to the ports of
 FEED_INGEST_LISTEN / FEED_INGEST_METRICS_LISTEN; that selectors select the
 pods; and that `kubectl kustomize` renders the directory when kubectl exists.
 
+redis.yaml, the development Redis of the dedup store, is checked on its own:
+one replica of Redis 7 without persistence, probes, resources, the
+namespace's "restricted" Pod Security Standard, a Service feed-ingest-redis
+that FEED_INGEST_DEDUP_STORE names, and no selector mixing its pods with
+feed-ingest's.
+
 Run: /usr/bin/python3 tests/deploy/test_kubernetes.py
 """
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +43,7 @@ except ImportError:  # pragma: no cover
 
 K8S_DIR = os.path.join(ds.REPO, "deploy", "kubernetes")
 NAMESPACE = "feed-ingest"
+REDIS = "feed-ingest-redis"   # app.kubernetes.io/name of the development Redis
 
 
 def load_objects():
@@ -54,13 +62,39 @@ def selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+def is_redis(obj):
+    return obj["metadata"].get("labels", {}).get("app.kubernetes.io/name") == REDIS
+
+
+_BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+_REDIS_UNITS = {"k": 10**3, "kb": 2**10, "m": 10**6, "mb": 2**20, "g": 10**9, "gb": 2**30}
+
+
+def k8s_bytes(quantity):
+    """A Kubernetes memory quantity ("256Mi", "268435456") in bytes."""
+    q = str(quantity)
+    for suffix, factor in _BINARY_UNITS.items():
+        if q.endswith(suffix):
+            return int(q[:-len(suffix)]) * factor
+    return int(q)
+
+
+def redis_bytes(text):
+    """A redis.conf size ("200mb", "1gb", "1000000") in bytes."""
+    m = re.fullmatch(r"(\d+)([a-z]*)", str(text).lower())
+    if not m:
+        raise ValueError("not a Redis size: %r" % text)
+    return int(m.group(1)) * (_REDIS_UNITS[m.group(2)] if m.group(2) else 1)
+
+
 class KubernetesManifests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.objects = load_objects()
-        cls.by_kind = {}
+        cls.by_kind = {}  # feed-ingest's own objects (DevelopmentRedis checks the Redis)
         for _, obj in cls.objects:
-            cls.by_kind.setdefault(obj["kind"], []).append(obj)
+            if not is_redis(obj):
+                cls.by_kind.setdefault(obj["kind"], []).append(obj)
         cls.deployment = cls.only("Deployment")
         cls.pod = cls.deployment["spec"]["template"]
         cls.container = next(c for c in cls.pod["spec"]["containers"] if c["name"] == "feed-ingest")
@@ -303,6 +337,111 @@ class KubernetesManifests(unittest.TestCase):
         target = port["targetPort"]
         self.assertEqual(self.container_ports[target] if isinstance(target, str) else target,
                          ds.port_of(self.flag_value("FEED_INGEST_METRICS_LISTEN")))
+
+
+class DevelopmentRedis(unittest.TestCase):
+    """redis.yaml: the dedup store's Redis for development clusters."""
+
+    @classmethod
+    def setUpClass(cls):
+        objects = load_objects()
+        cls.redis = [o for name, o in objects if is_redis(o)]
+        cls.others = [o for name, o in objects if not is_redis(o)]
+        cls.files = {name for name, o in objects if is_redis(o)}
+        (cls.deployment,) = [o for o in cls.redis if o["kind"] == "Deployment"]
+        (cls.service,) = [o for o in cls.redis if o["kind"] == "Service"]
+        cls.pod = cls.deployment["spec"]["template"]
+        (cls.container,) = cls.pod["spec"]["containers"]
+        cls.ports = {p["name"]: p["containerPort"] for p in cls.container["ports"]}
+        (configmap,) = [o for o in cls.others if o["kind"] == "ConfigMap"]
+        cls.store = configmap["data"]["FEED_INGEST_DEDUP_STORE"]
+
+    def test_only_a_deployment_and_a_service_in_redis_yaml(self):
+        self.assertEqual(self.files, {"redis.yaml"})
+        self.assertEqual(sorted(o["kind"] for o in self.redis), ["Deployment", "Service"])
+        for obj in self.redis:
+            self.assertEqual(obj["metadata"]["namespace"], NAMESPACE)
+        self.assertEqual(self.service["metadata"]["name"], REDIS)
+
+    def test_said_to_be_for_development_only(self):
+        with open(os.path.join(K8S_DIR, "redis.yaml"), encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("DEVELOPMENT ONLY", text)
+        self.assertIn("ElastiCache", text)
+        self.assertIn("MemoryDB", text)
+
+    def test_one_redis_7_without_persistence(self):
+        self.assertEqual(self.deployment["spec"]["replicas"], 1)
+        self.assertEqual(self.deployment["spec"].get("strategy", {}).get("type"), "Recreate",
+                         "never two pods, each with its own keys")
+        self.assertRegex(self.container["image"], r"^redis:7(\.|$)")
+        args = [str(a) for a in self.container.get("command", []) + self.container.get("args", [])]
+        self.assertEqual(args[args.index("--save") + 1], "")
+        self.assertEqual(args[args.index("--appendonly") + 1], "no")
+        for vol in self.pod["spec"].get("volumes", []):
+            self.assertIn("emptyDir", vol, "no persistent volume")
+        if "--maxmemory" in args:
+            limit = k8s_bytes(self.container["resources"]["limits"]["memory"])
+            self.assertLess(redis_bytes(args[args.index("--maxmemory") + 1]), limit,
+                            "Redis must evict before the container is OOM-killed")
+            self.assertTrue(args[args.index("--maxmemory-policy") + 1].startswith("volatile-"))
+
+    def test_probes_and_resources(self):
+        for probe in ("readinessProbe", "livenessProbe"):
+            with self.subTest(probe=probe):
+                self.assertIn(probe, self.container)
+        ready = self.container["readinessProbe"]["exec"]["command"]
+        self.assertEqual(ready[:2], ["redis-cli", "ping"])
+        res = self.container["resources"]
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                self.assertIn(r, res[kind], "%s.%s" % (kind, r))
+
+    def test_restricted_pod_security(self):
+        pod_sc = self.pod["spec"].get("securityContext", {})
+        sc = self.container["securityContext"]
+        self.assertTrue(sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")))
+        self.assertNotEqual(sc.get("runAsUser", pod_sc.get("runAsUser")), 0)
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
+        self.assertEqual(seccomp.get("type"), "RuntimeDefault")
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("add", sc["capabilities"])
+        self.assertFalse(sc.get("privileged", False))
+
+    def test_service_reaches_redis(self):
+        self.assertTrue(selects(self.service["spec"]["selector"], self.pod["metadata"]["labels"]))
+        self.assertTrue(selects(self.deployment["spec"]["selector"]["matchLabels"],
+                                self.pod["metadata"]["labels"]))
+        (port,) = self.service["spec"]["ports"]
+        self.assertEqual(port["port"], 6379)
+        target = port.get("targetPort", port["port"])
+        self.assertEqual(self.ports[target] if isinstance(target, str) else target, 6379)
+        self.assertNotEqual(self.service["spec"].get("type"), "LoadBalancer")
+
+    def test_dedup_store_names_the_service(self):
+        m = re.fullmatch(r"redis://([^:/]+):(\d+)(?:/(\d+))?", self.store)
+        self.assertTrue(m, "FEED_INGEST_DEDUP_STORE=%r is no redis://HOST:PORT[/DB]" % self.store)
+        host, port = m.group(1), int(m.group(2))
+        self.assertIn(host, {REDIS, "%s.%s" % (REDIS, NAMESPACE), "%s.%s.svc" % (REDIS, NAMESPACE),
+                             "%s.%s.svc.cluster.local" % (REDIS, NAMESPACE)})
+        self.assertEqual(port, self.service["spec"]["ports"][0]["port"])
+
+    def test_selectors_do_not_mix_the_pods(self):
+        redis_labels = self.pod["metadata"]["labels"]
+        for obj in self.others:
+            spec = obj.get("spec", {})
+            selector = spec.get("selector")
+            if isinstance(selector, dict) and "matchLabels" in selector:
+                selector = selector["matchLabels"]
+            if isinstance(selector, dict) and selector:
+                with self.subTest(kind=obj["kind"], name=obj["metadata"]["name"]):
+                    self.assertFalse(selects(selector, redis_labels),
+                                     "%s %s selects the Redis pod" % (obj["kind"],
+                                                                      obj["metadata"]["name"]))
+            if obj["kind"] == "Deployment":
+                self.assertFalse(selects(self.service["spec"]["selector"],
+                                         obj["spec"]["template"]["metadata"]["labels"]))
 
 
 if __name__ == "__main__":

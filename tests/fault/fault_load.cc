@@ -15,6 +15,7 @@ namespace feed_ingest::testing {
 
 using ::feed::interactions::v1::IngestRequest;
 using ::feed::interactions::v1::IngestResponse;
+using ::feed::interactions::v1::Interaction;
 using ::feed::interactions::v1::InteractionIngest;
 
 size_t LoadTotals::failed_calls() const {
@@ -41,6 +42,7 @@ void LoadTotals::Merge(const LoadTotals& other) {
   retryable += other.retryable;
   invalid += other.invalid;
   unanswered_items += other.unanswered_items;
+  resent += other.resent;
   for (const auto& [code, count] : other.status) status[code] += count;
   if (!other.last_rejection.empty()) last_rejection = other.last_rejection;
   if (!other.last_error.empty()) last_error = other.last_error;
@@ -55,6 +57,12 @@ grpc::Status SendOnce(grpc::Channel* channel, const std::string& id_prefix, int 
     *request.add_interactions() =
         MakeInteraction(absl::StrCat("user-", id % 97), "video-1", absl::StrCat(id_prefix, id));
   }
+  return Send(channel, request, deadline, totals, nullptr);
+}
+
+grpc::Status Send(grpc::Channel* channel, const IngestRequest& request, absl::Duration deadline,
+                  LoadTotals* totals, std::vector<Interaction>* again) {
+  const int items = request.interactions_size();
   auto stub = InteractionIngest::NewStub(std::shared_ptr<grpc::Channel>(channel, [](auto*) {}));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
@@ -65,12 +73,19 @@ grpc::Status SendOnce(grpc::Channel* channel, const std::string& id_prefix, int 
   totals->status[s.error_code()] += 1;
   if (!s.ok()) {
     totals->last_error = absl::StrCat(s.error_code(), " ", s.error_message());
+    // Its outcome unknown (or nothing taken): all of it again.
+    if (again != nullptr && s.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+      again->insert(again->end(), request.interactions().begin(), request.interactions().end());
+    }
     return s;
   }
   std::set<uint32_t> rejected;
   for (const auto& r : response.rejected()) {
     rejected.insert(r.index());
-    if (r.code() == ::feed::interactions::v1::REJECTION_CODE_RETRYABLE) totals->retryable += 1;
+    if (r.code() == ::feed::interactions::v1::REJECTION_CODE_RETRYABLE) {
+      totals->retryable += 1;
+      if (again != nullptr) again->push_back(request.interactions(static_cast<int>(r.index())));
+    }
     if (r.code() == ::feed::interactions::v1::REJECTION_CODE_INVALID) totals->invalid += 1;
     totals->last_rejection = r.message();
   }
@@ -111,20 +126,49 @@ LoadTotals FaultLoad::Totals() const {
 }
 
 void FaultLoad::Run(int thread) {
-  const size_t items = static_cast<size_t>(options_.items_per_call);
+  static std::atomic<uint64_t> next_id{0};
+  const int per_call = options_.items_per_call;
+  std::map<std::string, int> sends;  // event_id → times sent
+  std::vector<Interaction> again;
   while (!stop_.load()) {
-    size_t budget = items_budget_.load();
-    if (budget < items) return;
-    if (!items_budget_.compare_exchange_weak(budget, budget - items)) continue;
+    IngestRequest request;
+    // What was not taken goes first, with its event_ids; then new items.
+    std::vector<Interaction> later;
+    for (Interaction& item : again) {
+      if (request.interactions_size() < per_call) {
+        *request.add_interactions() = std::move(item);
+      } else {
+        later.push_back(std::move(item));
+      }
+    }
+    again = std::move(later);
+    const int resent = request.interactions_size();
+    if (resent == 0) {
+      size_t budget = items_budget_.load();
+      if (budget < static_cast<size_t>(per_call)) return;
+      if (!items_budget_.compare_exchange_weak(budget, budget - static_cast<size_t>(per_call))) {
+        continue;
+      }
+      for (int k = 0; k < per_call; ++k) {
+        const uint64_t id = next_id.fetch_add(1);
+        *request.add_interactions() = MakeInteraction(absl::StrCat("user-", id % 97), "video-1",
+                                                      absl::StrCat(options_.id_prefix, id));
+      }
+    }
     LoadTotals one;
+    one.resent = static_cast<size_t>(resent);
     ++started_;
-    const grpc::Status s = SendOnce(channel_.get(), options_.id_prefix, options_.items_per_call,
-                                    options_.deadline, &one);
+    std::vector<Interaction> failed;
+    const grpc::Status s = Send(channel_.get(), request, options_.deadline, &one, &failed);
     ++ended_;
+    for (Interaction& item : failed) {
+      if (++sends[item.event_id()] <= options_.max_retries) again.push_back(std::move(item));
+    }
     {
       absl::MutexLock lock(&mu_);
       totals_.Merge(one);
     }
+    (void)thread;
     // A refused connection fails at once: do not spin on it.
     absl::SleepFor(s.ok() ? options_.pause : std::max(options_.pause, absl::Milliseconds(50)));
   }
@@ -397,19 +441,21 @@ std::string SilentStreams::last_error() const {
 }
 
 std::string ResultLine(const std::string& scenario, const LoadTotals& totals,
-                       const TopicCheck& check, double peak_rss_mib, double recovered_s) {
+                       const TopicCheck& check, double uncertain, double peak_rss_mib,
+                       double recovered_s) {
   std::string codes;
   for (const auto& [code, count] : totals.status) {
     if (code != grpc::StatusCode::OK)
       absl::StrAppend(&codes, codes.empty() ? "" : ",", code, ":", count);
   }
   return absl::StrFormat(
-      "scenario=%s calls=%d items=%d accepted=%d retryable=%d invalid=%d failed_calls=%d "
-      "failed_codes=%s in_topic=%d in_log=%d missing=%d duplicated=%d peak_rss_mib=%.1f "
-      "recovered_s=%.2f",
-      scenario, totals.calls, totals.items_sent, totals.accepted.size(), totals.retryable,
-      totals.invalid, totals.failed_calls(), codes.empty() ? "-" : codes, check.records,
-      check.in_log, check.missing, check.duplicated, peak_rss_mib, recovered_s);
+      "scenario=%s calls=%d items=%d resent=%d accepted=%d retryable=%d invalid=%d "
+      "failed_calls=%d failed_codes=%s in_topic=%d in_log=%d missing=%d dup_by_event_id=%d "
+      "uncertain=%.0f peak_rss_mib=%.1f recovered_s=%.2f",
+      scenario, totals.calls, totals.items_sent, totals.resent, totals.accepted.size(),
+      totals.retryable, totals.invalid, totals.failed_calls(), codes.empty() ? "-" : codes,
+      check.records, check.in_log, check.missing, check.duplicated, uncertain, peak_rss_mib,
+      recovered_s);
 }
 
 }  // namespace feed_ingest::testing

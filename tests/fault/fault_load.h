@@ -1,7 +1,10 @@
 // What a fault scenario sends and what it checks afterwards.
 //
 // FaultLoad: several client threads making unary Ingest calls of a few items,
-// each item with a unique event_id, recording every verdict.
+// each item with a unique event_id, recording every verdict. As a
+// well-behaved caller, a thread sends what was not taken again with the same
+// event_ids (RETRYABLE items, every item of a call that failed other than
+// INVALID_ARGUMENT), before anything new: the service must write each once.
 //
 //   LoadOptions options;
 //   options.id_prefix = "s1-";
@@ -28,6 +31,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "feed/interactions/v1/interactions.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace feed_ingest::testing {
@@ -40,8 +44,10 @@ struct LoadOptions {
   // Each thread waits this long between calls, so a scenario stays well
   // below what the mock broker keeps per partition.
   absl::Duration pause = absl::Milliseconds(25);
-  // Items sent at most, over all threads.
+  // Items sent at most, over all threads (retries not counted).
   size_t max_items = 20000;
+  // How often an item is sent again at most.
+  int max_retries = 5;
 };
 
 // The verdicts of every call made so far.
@@ -52,6 +58,7 @@ struct LoadTotals {
   size_t retryable = 0;         // items rejected REJECTION_CODE_RETRYABLE
   size_t invalid = 0;           // items rejected REJECTION_CODE_INVALID
   size_t unanswered_items = 0;  // OK responses that neither accepted nor rejected an item
+  size_t resent = 0;            // items sent again, with their event_id
   std::map<grpc::StatusCode, size_t> status;  // calls by final status
   std::string last_rejection;                 // a sample message, for the log
   std::string last_error;                     // a sample non-OK status, for the log
@@ -91,10 +98,16 @@ class FaultLoad {
 grpc::Status SendOnce(grpc::Channel* channel, const std::string& id_prefix, int items,
                       absl::Duration deadline, LoadTotals* totals);
 
+// One unary call of `request`, recorded into `totals`; the items a caller
+// would send again are added to `again` (may be null).
+grpc::Status Send(grpc::Channel* channel, const ::feed::interactions::v1::IngestRequest& request,
+                  absl::Duration deadline, LoadTotals* totals,
+                  std::vector<::feed::interactions::v1::Interaction>* again);
+
 struct TopicCheck {
   size_t records = 0;
   size_t missing = 0;     // accepted, not in the topic
-  size_t duplicated = 0;  // event_ids seen more than once
+  size_t duplicated = 0;  // copies of event_ids beyond the first (dup_by_event_id)
   size_t without_id = 0;  // records with no event-id header
   int64_t in_log = -1;    // what the broker holds (watermarks), -1 if unknown
   std::string first_missing;
@@ -197,9 +210,11 @@ class SilentStreams {
   std::vector<std::thread> threads_;
 };
 
-// A one-line summary of the scenario for docs/reliability.md.
+// A one-line summary of the scenario for docs/reliability.md. `uncertain`:
+// what the service counted as feed_ingest_dedup_total{result="uncertain"}.
 std::string ResultLine(const std::string& scenario, const LoadTotals& totals,
-                       const TopicCheck& check, double peak_rss_mib, double recovered_s);
+                       const TopicCheck& check, double uncertain, double peak_rss_mib,
+                       double recovered_s);
 
 }  // namespace feed_ingest::testing
 

@@ -195,21 +195,19 @@ TEST_F(PathTest, SubmitTellsQueuedFullAndClosedApart) {
 TEST_F(PathTest, SubmitHandsNothingOffWhenOnlyWaitingItemsAreLeft) {
   SubmitStage submit(&sink_);
   auto settled = Batch({Valid("a")});
-  settled->waiting.reserve(1);
   settled->waiting.emplace_back(settled.get(), 0);
-  settled->Settle(&settled->waiting[0], Delivery::Written());  // Before the hand-off.
+  settled->Settle(&settled->waiting.front(), Delivery::Written());  // Before the hand-off.
   Admission a = For(settled.get());
   EXPECT_EQ(submit.Run(a).step(), StageStep::kAnswer);
 
   auto waiting = Batch({Valid("a"), Valid("b")});
-  waiting->waiting.reserve(2);
   waiting->waiting.emplace_back(waiting.get(), 0);
   waiting->waiting.emplace_back(waiting.get(), 1);
-  waiting->Settle(&waiting->waiting[1], Delivery::Written());
+  waiting->Settle(&waiting->waiting.back(), Delivery::Written());
   Admission b = For(waiting.get());
   EXPECT_EQ(submit.Run(b).step(), StageStep::kQueued);
   EXPECT_FALSE(waiting->IsSettled());
-  waiting->Settle(&waiting->waiting[0], Delivery::Written());
+  waiting->Settle(&waiting->waiting.front(), Delivery::Written());
   EXPECT_TRUE(waiting->IsSettled());
   EXPECT_EQ(sink_.batches_taken(), 0);
 }
