@@ -136,7 +136,8 @@ void IngestPath::Count(const Admission& admission, IngestResponse* response) con
     response->set_accepted(accepted);
     response->set_duplicates(duplicates);
   }
-  if (accepted != 0) metrics_->accepted().Increment(accepted);
+  // A call refused as a whole (no response) answers nothing as accepted.
+  if (accepted != 0 && response != nullptr) metrics_->accepted().Increment(accepted);
   for (size_t label = 0; label < kRejectLabelCount; ++label) {
     if (rejected[label] != 0) metrics_->Rejected(label).Increment(rejected[label]);
   }

@@ -69,7 +69,9 @@ absl::Status MemoryDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32
       outcomes[i] = Outcome::kInFlight;
       continue;
     }
-    outcomes[i] = Outcome::kNew;
+    // Keys forgotten before their window ended (the store was full) may be
+    // among those not found: written again, but counted as uncertain.
+    outcomes[i] = now < overflow_until_s_ ? Outcome::kUncertain : Outcome::kNew;
     if (auto r = remembered_.find(key); r != remembered_.end() && r->second.expires_s > now) {
       if (!r->second.uncertain) {
         outcomes[i] = Outcome::kWritten;
@@ -123,11 +125,15 @@ int64_t MemoryDedupStore::Entries() {
 }
 
 void MemoryDedupStore::Trim(uint32_t now_s) {
-  while (!order_.empty() && (order_.front().expires_s <= now_s || order_.size() > max_entries_)) {
+  while (!order_.empty() &&
+         (order_.front().expires_s <= now_s || remembered_.size() > max_entries_)) {
     const Expiry& e = order_.front();
     auto it = remembered_.find(e.key);
     // Only the place the key holds now: one remembered again has a later one.
-    if (it != remembered_.end() && it->second.expires_s == e.expires_s) remembered_.erase(it);
+    if (it != remembered_.end() && it->second.expires_s == e.expires_s) {
+      if (e.expires_s > now_s) overflow_until_s_ = std::max(overflow_until_s_, e.expires_s);
+      remembered_.erase(it);
+    }
     order_.pop_front();
   }
 }

@@ -94,6 +94,9 @@ class MemoryDedupStore final : public DedupStore {
   // Remembered keys, oldest first (a key remembered again leaves a stale
   // place behind: skipped when reached).
   std::deque<Expiry> order_ ABSL_GUARDED_BY(mu_);
+  // Until then a key not found may have been forgotten early, to keep
+  // max_entries: it is counted uncertain, not new.
+  uint32_t overflow_until_s_ ABSL_GUARDED_BY(mu_) = 0;
   MemoryCharge table_charge_;                                     // The table, once.
   std::vector<MemoryCharge> order_charges_ ABSL_GUARDED_BY(mu_);  // Per block of the order.
 };

@@ -28,7 +28,8 @@ constexpr absl::string_view kKeyPrefix = "feed-ingest:dedup:";
 // claimed, 1 claimed after an uncertain write, 2 written, 3 held by another
 // request.
 constexpr absl::string_view kClaimScript = FEED_REDIS_NOW R"lua(
-local claim = ARGV[1] .. ':' .. (now + tonumber(ARGV[2]))
+local mine = ARGV[1] .. ':'
+local claim = mine .. (now + tonumber(ARGV[2]))
 local r = {}
 for i, k in ipairs(KEYS) do
   local v = redis.call('GET', k)
@@ -36,6 +37,9 @@ for i, k in ipairs(KEYS) do
     redis.call('SET', k, claim, 'PX', ARGV[3]); r[i] = 0
   elseif v == 'w' then
     r[i] = 2
+  elseif string.sub(v, 1, #mine) == mine then
+    -- This request's own claim: the same script sent again after a lost reply.
+    redis.call('SET', k, claim, 'PX', ARGV[3]); r[i] = 0
   else
     local lease = tonumber(string.match(v, ':(%d+)$'))
     if v == 'u' or (lease and lease <= now) then

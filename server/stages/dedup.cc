@@ -25,6 +25,7 @@ StageOutcome DedupStage::Run(Admission& admission) {
   std::vector<uint32_t> keyed;
   std::vector<std::pair<uint32_t, uint32_t>> repeats;  // (item, the earlier item)
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, uint32_t> seen;
+  seen.reserve(batch.records.size());
   for (const IngestBatch::Record& record : batch.records) {
     const wire::Interaction& item = batch.item(record);
     if (item.event_id().empty()) continue;

@@ -113,7 +113,8 @@ TEST_F(MemoryStoreTest, AtMostMaxEntriesOldestFirstOut) {
   }
   EXPECT_EQ(store_.Entries(), 3);
   auto oldest = Batch({{"u", "e0"}}, clock_);
-  EXPECT_EQ(Claim(oldest.get(), 20), std::vector<Outcome>{Outcome::kNew});
+  EXPECT_EQ(Claim(oldest.get(), 20), std::vector<Outcome>{Outcome::kUncertain})
+      << "forgotten before its window ended: written again, counted uncertain";
   auto newest = Batch({{"u", "e3"}}, clock_);
   EXPECT_EQ(Claim(newest.get(), 21), std::vector<Outcome>{Outcome::kWritten});
 }
