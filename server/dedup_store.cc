@@ -1,5 +1,8 @@
 #include "dedup_store.h"
 
+#include <tuple>
+
+#include "absl/hash/hash.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -11,6 +14,15 @@ constexpr char kNotWritten[] =
     "another request with this event_id was being written and was not: send it again";
 
 }  // namespace
+
+DedupKey DedupKeyOf(absl::string_view user_id, absl::string_view event_id) {
+  // Two hashes seeded apart, 128 bits: with a million keys remembered, the
+  // odds that a new key matches one of them are about 1 in 10^32.
+  return DedupKey{absl::Hash<std::tuple<uint64_t, absl::string_view, absl::string_view>>{}(
+                      std::make_tuple(0x9e3779b97f4a7c15u, user_id, event_id)),
+                  absl::Hash<std::tuple<absl::string_view, absl::string_view, uint64_t>>{}(
+                      std::make_tuple(user_id, event_id, 0xc2b2ae3d27d4eb4fu))};
+}
 
 Delivery WaiterVerdict(const Delivery& write) {
   if (write.state == DeliveryState::kPending) {

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "ingest_batch.h"
 #include "prometheus/counter.h"
@@ -56,6 +57,10 @@ class DedupMetrics {
   prometheus::Histogram& store_seconds_;
 };
 
+// The key of an item with an event_id: computed once per item, by the dedup
+// stage, outside any lock.
+DedupKey DedupKeyOf(absl::string_view user_id, absl::string_view event_id);
+
 // The verdict of an item that waited for another request's write of its
 // key, from that write's verdict: written is written (a duplicate); a write
 // that never went, or failed, leaves the waiting item to be sent again.
@@ -74,10 +79,13 @@ class DedupStore {
   virtual ~DedupStore() = default;
 
   // The key of every item in `items` (indices into the batch's request, each
-  // key once, every item with an event_id), in one step: each is claimed for
-  // `owner` (a token unique to the request) or found held. An error (the
-  // store cannot be reached) claims nothing and registers no waiter.
-  virtual absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items, uint64_t owner,
+  // key once, every item with an event_id; `keys[i]` is DedupKeyOf() of
+  // items[i]), in one step: each is claimed for `owner` (a token unique to
+  // the request) or found held. An error (the store cannot be reached)
+  // claims nothing and registers no waiter. A waiting item added to
+  // batch->waiting carries its key.
+  virtual absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
+                             absl::Span<const DedupKey> keys, uint64_t owner,
                              Outcome* outcomes) = 0;
 
   // Every claimed record of `batch` has its verdict (or never went: still

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -66,6 +67,19 @@ struct SettleNotifier {
   void* tag = nullptr;
 };
 
+// An item's dedup key: a 128-bit hash of (user_id, event_id)
+// (DedupKeyOf(), dedup_store.h). Two keys that differ are never taken for
+// one: a false match would drop an event.
+struct DedupKey {
+  uint64_t a = 0;
+  uint64_t b = 0;
+  friend bool operator==(const DedupKey& x, const DedupKey& y) { return x.a == y.a && x.b == y.b; }
+  template <typename H>
+  friend H AbslHashValue(H h, const DedupKey& k) {
+    return H::combine(std::move(h), k.a);  // Already a hash: half of it will do.
+  }
+};
+
 class IngestBatch {
  public:
   // One Kafka record: a valid item of the request.
@@ -84,6 +98,7 @@ class IngestBatch {
     // The dedup stage holds this record's key until it settles
     // (DedupStore::Publish()).
     bool claimed = false;
+    DedupKey key;  // Set by the dedup stage for an item with an event_id.
   };
 
   // An item whose key came earlier in the same request: its verdict is that

@@ -1,11 +1,14 @@
 // MemoryDedupStore: the dedup store inside one process (--dedup-store=memory).
 // Remembers a written key for the window, at most `max_entries` of them,
 // oldest first out; a key being written holds the requests that wait for it.
-// Keys are kept as 128-bit hashes of (user_id, event_id). The table of
-// remembered keys is sized for max_entries at the start (it never grows,
-// so it never holds two tables at once while rehashing); it and the expiry
-// order are charged to the MemoryBudget's dedup pool: BytesFor(max_entries)
-// at most.
+//
+// One table holds every key, remembered or in flight, so a request's claim
+// costs one probe per key, and its publish one more; keys are 128-bit hashes
+// (DedupKeyOf()), computed by the dedup stage before the lock. The table is
+// sized at the start for max_entries and a quarter more in flight (it only
+// grows, and then holds two tables for a moment, when more are in flight
+// than that); it and the expiry order are charged to the MemoryBudget's
+// dedup pool: BytesFor(max_entries) while it has not grown.
 //
 //   MemoryDedupStore store(absl::Minutes(10), 1'000'000, &clock, &budget, &metrics);
 //
@@ -27,7 +30,6 @@
 #include "common/clock.h"
 #include "dedup_store.h"
 #include "memory_budget.h"
-#include "wire/ingest_wire.pb.h"
 
 namespace feed_ingest {
 
@@ -43,43 +45,34 @@ class MemoryDedupStore final : public DedupStore {
                    MemoryBudget* budget, DedupMetrics* metrics = nullptr);
 
   // DedupStore
-  absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items, uint64_t owner,
-                     Outcome* outcomes) override;
+  absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
+                     absl::Span<const DedupKey> keys, uint64_t owner, Outcome* outcomes) override;
   void Publish(IngestBatch* batch, uint64_t owner) override;
   void Abandon(IngestBatch* batch) override;
   int64_t Entries() override;
 
  private:
-  struct Key {  // Four words, not two: 4-byte aligned, so table slots stay small.
-    uint32_t w[4];
-    friend bool operator==(const Key& a, const Key& b) {
-      return a.w[0] == b.w[0] && a.w[1] == b.w[1] && a.w[2] == b.w[2] && a.w[3] == b.w[3];
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.w[0], k.w[1]);
-    }
+  enum State : uint32_t { kInFlight = 0, kWritten = 1, kUncertain = 2 };
+  // A key: being written (its owner's low bits), or remembered until
+  // `expires_s` (seconds since the store began), as written or as
+  // "possibly written".
+  struct Entry {
+    uint32_t expires_s;
+    uint32_t state : 2;
+    uint32_t waited : 1;  // In flight, and waiters_ has items waiting for it.
+    uint32_t owner : 29;
   };
-  // A remembered key: when it is forgotten (seconds since the store began),
-  // and whether its write ended "possibly written".
-  struct Remembered {
-    uint32_t expires_s : 31;
-    uint32_t uncertain : 1;
-  };
-  struct InFlight {
-    uint64_t owner;
-    std::vector<IngestBatch::Record*> waiters;  // Other batches' waiting items.
-  };
+  static constexpr uint32_t kOwnerMask = (1u << 29) - 1;
   struct Expiry {
-    Key key;
+    DedupKey key;
     uint32_t expires_s;
   };
 
-  static Key KeyOf(const wire::Interaction& item);
   uint32_t NowSeconds() const;
   // Forgets what expired, then the oldest while over max_entries.
   void Trim(uint32_t now_s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Recharge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Observe(int64_t start_ns) const;
 
   const uint32_t window_s_;
   const size_t max_entries_;
@@ -89,15 +82,18 @@ class MemoryDedupStore final : public DedupStore {
   DedupMetrics* const metrics_;
 
   absl::Mutex mu_;
-  absl::flat_hash_map<Key, Remembered> remembered_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Key, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
-  // Remembered keys, oldest first (a key remembered again leaves a stale
-  // place behind: skipped when reached).
+  absl::flat_hash_map<DedupKey, Entry> table_ ABSL_GUARDED_BY(mu_);
+  size_t remembered_ ABSL_GUARDED_BY(mu_) = 0;  // Entries of table_ not in flight.
+  // Items of other requests waiting for a key in flight (Entry::waited).
+  absl::flat_hash_map<DedupKey, std::vector<IngestBatch::Record*>> waiters_ ABSL_GUARDED_BY(mu_);
+  // Remembered keys, oldest first (a key claimed or remembered again leaves
+  // a stale place behind: skipped when reached).
   std::deque<Expiry> order_ ABSL_GUARDED_BY(mu_);
   // Until then a key not found may have been forgotten early, to keep
   // max_entries: it is counted uncertain, not new.
   uint32_t overflow_until_s_ ABSL_GUARDED_BY(mu_) = 0;
-  MemoryCharge table_charge_;                                     // The table, once.
+  size_t charged_capacity_ ABSL_GUARDED_BY(mu_) = 0;
+  MemoryCharge table_charge_ ABSL_GUARDED_BY(mu_);                // The table.
   std::vector<MemoryCharge> order_charges_ ABSL_GUARDED_BY(mu_);  // Per block of the order.
 };
 

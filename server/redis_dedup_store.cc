@@ -89,6 +89,20 @@ end
 return r
 )lua";
 
+// KEYS: claimed keys; ARGV: lease in ms, key TTL in ms, then per key its
+// owner token. A claim still held by its owner gets a new lease; one that
+// was published or taken over meanwhile is left alone.
+constexpr absl::string_view kRenewScript = FEED_REDIS_NOW R"lua(
+for i, k in ipairs(KEYS) do
+  local mine = ARGV[i + 2] .. ':'
+  local v = redis.call('GET', k)
+  if v and string.sub(v, 1, #mine) == mine then
+    redis.call('SET', k, mine .. (now + tonumber(ARGV[1])), 'PX', ARGV[2])
+  end
+end
+return 0
+)lua";
+
 #undef FEED_REDIS_NOW
 
 constexpr char kShutdownReason[] =
@@ -263,7 +277,8 @@ absl::Status RedisDedupStore::Ping() {
 }
 
 absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
-                                    uint64_t owner, Outcome* outcomes) {
+                                    absl::Span<const DedupKey> keys, uint64_t owner,
+                                    Outcome* outcomes) {
   std::vector<std::string> args;
   args.reserve(items.size() + 5);
   args.emplace_back("EVAL");
@@ -286,6 +301,7 @@ absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_
                                                reply == nullptr ? error : "unexpected reply"));
   }
   std::vector<std::pair<IngestBatch::Record*, std::string>> waits;
+  std::vector<std::string> held;
   for (size_t i = 0; i < items.size(); ++i) {
     const long long v = reply->element[i]->integer;  // NOLINT(runtime/int): hiredis's type
     outcomes[i] = v == 0   ? Outcome::kNew
@@ -294,8 +310,15 @@ absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_
                            : Outcome::kInFlight;
     if (outcomes[i] == Outcome::kInFlight) {
       batch->waiting.emplace_back(batch, items[i]);
+      batch->waiting.back().key = keys[i];
       waits.emplace_back(&batch->waiting.back(), std::move(args[3 + i]));
+    } else if (outcomes[i] != Outcome::kWritten) {
+      held.push_back(std::move(args[3 + i]));
     }
+  }
+  if (!held.empty()) {
+    absl::MutexLock lock(&held_mu_);
+    held_[owner] = Held{std::move(held), absl::Now()};
   }
   if (!waits.empty()) {
     absl::MutexLock lock(&waits_mu_);
@@ -311,6 +334,10 @@ absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_
 }
 
 void RedisDedupStore::Publish(IngestBatch* batch, uint64_t owner) {
+  {
+    absl::MutexLock lock(&held_mu_);
+    held_.erase(owner);  // No more renewals: its keys are settled.
+  }
   std::vector<std::string> keys, actions;
   for (const IngestBatch::Record& record : batch->records) {
     if (!record.claimed) continue;
@@ -403,6 +430,37 @@ void RedisDedupStore::Poll() {
   }
 }
 
+void RedisDedupStore::Renew() {
+  // Renewed a third of the way into its lease: two more tries before it
+  // would end.
+  const absl::Time due = absl::Now() - claim_ttl_ / 3;
+  std::vector<std::pair<uint64_t, std::string>> keys;  // (owner, key)
+  {
+    absl::MutexLock lock(&held_mu_);
+    for (auto& [owner, held] : held_) {
+      if (held.renewed > due) continue;
+      for (const std::string& key : held.keys) keys.emplace_back(owner, key);
+      held.renewed = absl::Now();
+    }
+  }
+  if (keys.empty()) return;
+  std::vector<std::string> args;
+  args.reserve(2 * keys.size() + 5);
+  args.emplace_back("EVAL");
+  args.emplace_back(kRenewScript);
+  args.push_back(absl::StrCat(keys.size()));
+  for (const auto& k : keys) args.push_back(k.second);
+  args.push_back(absl::StrCat(claim_ttl_ms_));
+  args.push_back(absl::StrCat(window_ms_ + claim_ttl_ms_));
+  for (const auto& k : keys) args.push_back(OwnerToken(k.first));
+  std::string error;
+  if (RoundTrip(args, &error) == nullptr) {
+    metrics_->store_errors().Increment();
+    Log(LogLevel::kWarning, "dedup store: claims in flight were not renewed",
+        {{"store", address_.ToString()}, {"keys", absl::StrCat(keys.size())}, {"error", error}});
+  }
+}
+
 void RedisDedupStore::PollLoop() {
   absl::Time next_entries = absl::InfinitePast();
   for (;;) {
@@ -411,6 +469,7 @@ void RedisDedupStore::PollLoop() {
       if (stopped_) return;
     }
     Poll();
+    Renew();
     if (absl::Now() >= next_entries) {
       next_entries = absl::Now() + kEntriesInterval;
       std::string error;

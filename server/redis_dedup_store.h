@@ -7,7 +7,8 @@
 // release the claims. Values: "<owner token>:<lease end>" while a request
 // writes the key (the lease is --dedup-claim-ttl on Redis's clock; a claim
 // whose lease ended was left by a replica that died mid-write, and is taken
-// over as uncertain), "w" once Kafka holds it, "u" when its write ended
+// over as uncertain; the poller renews the leases of a live process's claims
+// every third of it), "w" once Kafka holds it, "u" when its write ended
 // "possibly written". An item whose key another request holds is settled by
 // a poller thread that reads the awaited keys every kPollInterval.
 //
@@ -19,7 +20,8 @@
 // with replicas), not Redis Cluster: the script's keys may span slots.
 //
 // Thread-safe: connections are pooled (one per concurrent round trip);
-// waiting items are settled under waits_mu_, as Abandon() takes them back.
+// waiting items are settled under waits_mu_, as Abandon() takes them back;
+// the claims to renew are under held_mu_.
 #ifndef FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
 #define FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
 
@@ -77,8 +79,8 @@ class RedisDedupStore final : public DedupStore {
   void Stop();
 
   // DedupStore
-  absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items, uint64_t owner,
-                     Outcome* outcomes) override;
+  absl::Status Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
+                     absl::Span<const DedupKey> keys, uint64_t owner, Outcome* outcomes) override;
   void Publish(IngestBatch* batch, uint64_t owner) override;
   void Abandon(IngestBatch* batch) override;
   int64_t Entries() override { return entries_.load(std::memory_order_relaxed); }
@@ -87,6 +89,10 @@ class RedisDedupStore final : public DedupStore {
   struct Wait {
     std::string key;
     absl::Time since;
+  };
+  struct Held {  // A request's claimed keys, until it publishes them.
+    std::vector<std::string> keys;
+    absl::Time renewed;
   };
   class Connection;
 
@@ -100,6 +106,10 @@ class RedisDedupStore final : public DedupStore {
                                                       std::string* error);
   void Release(std::unique_ptr<Connection> connection);
   void Poll();
+  // Renews the lease of the claims this process holds a third of the way
+  // into it, so a request in flight longer than --dedup-claim-ttl (a stream
+  // waiting for room, a slow Kafka) keeps its keys.
+  void Renew();
   void PollLoop();
 
   const RedisAddress address_;
@@ -115,6 +125,9 @@ class RedisDedupStore final : public DedupStore {
   absl::Mutex waits_mu_;
   absl::flat_hash_map<IngestBatch::Record*, Wait> waits_ ABSL_GUARDED_BY(waits_mu_);
   bool stopped_ ABSL_GUARDED_BY(waits_mu_) = false;
+
+  absl::Mutex held_mu_;
+  absl::flat_hash_map<uint64_t, Held> held_ ABSL_GUARDED_BY(held_mu_);  // By owner.
 
   std::atomic<int64_t> entries_{0};
   std::thread poller_;

@@ -88,7 +88,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
             1, INT64_MAX);
   flags.Duration("dedup-claim-ttl", &o.dedup.claim_ttl,
                  "Redis store: a claim left by a replica that died mid-write is taken over after "
-                 "this (longer than a record can take to settle)");
+                 "this (a live one renews its claims)");
   flags.String("dedup-on-store-error", &o.dedup.on_store_error,
                "when the dedup store cannot be reached: write (without dedup) or reject "
                "(items RETRYABLE)");

@@ -425,6 +425,35 @@ class UnderFaults(unittest.TestCase):
         self.assertEqual(retry["accepted"], 100)
         self.assertEqual(records_in(self.kafka.bootstrap) - before, 100)
 
+    def test_a_claim_held_past_its_lease_by_a_live_replica_is_kept(self):
+        # Leases of 1 s, a write that takes 2.5 s: the replica writing renews
+        # its claims, so a retry on the other replica after the first lease
+        # would have ended waits for the write instead of writing it again.
+        common = ["--brokers=" + self.kafka.bootstrap, "--dedup-store=" + self.redis.url,
+                  "--kafka-config=message.timeout.ms=10000", "--dedup-claim-ttl=1s"]
+        slow, other = Server(*common), Server(*common)
+        try:
+            items = batch(b"lease", 50, user=b"user-l")
+            before = records_in(self.kafka.bootstrap)
+            first = {}
+            self.kafka.all("rtt", 2500)
+            try:
+                writer = threading.Thread(target=lambda: first.update(slow.ingest(items)))
+                writer.start()
+                time.sleep(1.6)
+                retry = other.ingest(items)
+                writer.join()
+            finally:
+                self.kafka.all("rtt", 0)
+            self.assertEqual((first["accepted"], first["duplicates"]), (50, 0))
+            self.assertEqual((retry["accepted"], retry["duplicates"], retry["rejected"]),
+                             (50, 50, []))
+            self.assertEqual(other.metric("feed_ingest_dedup_total", '{result="uncertain"}'), 0)
+            self.assertEqual(records_in(self.kafka.bootstrap) - before, 50)
+        finally:
+            slow.close()
+            other.close()
+
     def test_sigkill_then_resend_to_another_replica(self):
         victim = Server("--brokers=" + self.kafka.bootstrap, "--dedup-store=" + self.redis.url,
                         "--kafka-config=message.timeout.ms=3000", "--dedup-claim-ttl=5s")

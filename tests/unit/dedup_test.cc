@@ -53,12 +53,17 @@ class MemoryStoreTest : public ::testing::Test {
   std::vector<Outcome> Claim(IngestBatch* batch, uint64_t owner) {
     const int n = batch->request().interactions_size();
     std::vector<Outcome> out(static_cast<size_t>(n));
-    EXPECT_TRUE(store_.Claim(batch, Indices(n), owner, out.data()).ok());
+    std::vector<DedupKey> keys;
+    for (const auto& item : batch->request().interactions()) {
+      keys.push_back(DedupKeyOf(item.user_id(), item.event_id()));
+    }
+    EXPECT_TRUE(store_.Claim(batch, Indices(n), keys, owner, out.data()).ok());
     for (int i = 0; i < n; ++i) {
       if (out[static_cast<size_t>(i)] == Outcome::kNew ||
           out[static_cast<size_t>(i)] == Outcome::kUncertain) {
         batch->records.emplace_back(batch, static_cast<uint32_t>(i));
         batch->records.back().claimed = true;
+        batch->records.back().key = keys[static_cast<size_t>(i)];
       }
     }
     return out;
@@ -158,7 +163,8 @@ TEST_F(MemoryStoreTest, WhatItRemembersIsChargedToTheBudget) {
 // A store that cannot be reached.
 class UnreachableStore final : public DedupStore {
  public:
-  absl::Status Claim(IngestBatch*, absl::Span<const uint32_t>, uint64_t, Outcome*) override {
+  absl::Status Claim(IngestBatch*, absl::Span<const uint32_t>, absl::Span<const DedupKey>, uint64_t,
+                     Outcome*) override {
     return absl::UnavailableError("down");
   }
   void Publish(IngestBatch*, uint64_t) override { ++published; }
