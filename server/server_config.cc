@@ -83,7 +83,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
                "where written keys are kept: memory (this process) or redis://HOST:PORT[/DB] "
                "(shared by every replica)");
   flags.Int("dedup-max-entries", &o.dedup.max_entries,
-            "keys the memory store keeps, oldest first out (about 64 bytes each, part of "
+            "keys the memory store keeps, oldest first out (about 76 bytes each, part of "
             "--memory-limit)",
             1, INT64_MAX);
   flags.Duration("dedup-claim-ttl", &o.dedup.claim_ttl,
