@@ -419,8 +419,10 @@ void RedisDedupStore::Poll() {
         verdict = WaiterVerdict(Delivery());  // Not written: send it again.
       }
     }
-    // Waiting longer than any lease only when Redis cannot be read: stop.
-    if (verdict.state == DeliveryState::kPending && now - it->second.since > claim_ttl_) {
+    // A live writer renews its claim, so a wait may outlast any lease; it
+    // stops only when Redis has not answered for a whole lease.
+    if (ok) it->second.read = now;
+    if (verdict.state == DeliveryState::kPending && now - it->second.read > claim_ttl_) {
       verdict = Delivery::Retryable(RejectLabel::kDedupStore,
                                     "the dedup store cannot be reached: send it again", false);
     }

@@ -88,7 +88,7 @@ class RedisDedupStore final : public DedupStore {
  private:
   struct Wait {
     std::string key;
-    absl::Time since;
+    absl::Time read;  // When Redis last answered for it (at first: when it began).
   };
   struct Held {  // A request's claimed keys, until it publishes them.
     std::vector<std::string> keys;

@@ -428,7 +428,8 @@ class UnderFaults(unittest.TestCase):
     def test_a_claim_held_past_its_lease_by_a_live_replica_is_kept(self):
         # Leases of 1 s, a write that takes 2.5 s: the replica writing renews
         # its claims, so a retry on the other replica after the first lease
-        # would have ended waits for the write instead of writing it again.
+        # would have ended waits for the write (over 1 s, longer than a
+        # lease) instead of writing it again or giving up.
         common = ["--brokers=" + self.kafka.bootstrap, "--dedup-store=" + self.redis.url,
                   "--kafka-config=message.timeout.ms=10000", "--dedup-claim-ttl=1s"]
         slow, other = Server(*common), Server(*common)
@@ -440,7 +441,7 @@ class UnderFaults(unittest.TestCase):
             try:
                 writer = threading.Thread(target=lambda: first.update(slow.ingest(items)))
                 writer.start()
-                time.sleep(1.6)
+                time.sleep(1.2)
                 retry = other.ingest(items)
                 writer.join()
             finally:
