@@ -59,11 +59,18 @@ struct CallServices {
   // Requests of one stream read and not yet answered; past it the stream is
   // not read until an answer goes out.
   int stream_window = 256;
+  // Quotas are on: callers are told apart by certificate and address too.
+  bool identify_callers = false;
 };
 
 // Who is calling, from the call's metadata. Views into `context`, which
-// must outlive the Caller.
-Caller CallerOf(const grpc::ServerContext& context);
+// must outlive the Caller. `identify`: also the client certificate's common
+// name and the peer's address (for quotas).
+Caller CallerOf(const grpc::ServerContext& context, bool identify);
+
+// "ipv4:10.0.0.7:51234" or "ipv6:[::1]:51234", as grpc::ServerContext::peer()
+// says it: the address without the port.
+std::string PeerAddress(absl::string_view peer);
 
 // The call's deadline (gRPC's, on the system clock) on `clock`'s timeline.
 Deadline DeadlineOf(const grpc::ServerContext& context, const Clock& clock);
@@ -76,6 +83,12 @@ absl::Status ParseRequest(grpc::ByteBuffer* bytes, wire::IngestRequest* out);
 inline grpc::Status ToGrpcStatus(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
+
+// A refusal that says when to come back, in the two ways gRPC clients read:
+// a google.rpc.RetryInfo in the status details (grpc-status-details-bin),
+// and the grpc-retry-pushback-ms trailer that gRPC's retry policy obeys.
+grpc::Status PushbackStatus(const absl::Status& s, absl::Duration delay,
+                            grpc::ServerContext* context);
 
 }  // namespace feed_ingest
 

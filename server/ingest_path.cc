@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "prometheus/counter.h"
 
 namespace feed_ingest {
 namespace {
@@ -137,7 +138,10 @@ void IngestPath::Count(const Admission& admission, IngestResponse* response) con
     response->set_duplicates(duplicates);
   }
   // A call refused as a whole (no response) answers nothing as accepted.
-  if (accepted != 0 && response != nullptr) metrics_->accepted().Increment(accepted);
+  if (accepted != 0 && response != nullptr) {
+    metrics_->accepted().Increment(accepted);
+    if (admission.caller_accepted != nullptr) admission.caller_accepted->Increment(accepted);
+  }
   for (size_t label = 0; label < kRejectLabelCount; ++label) {
     if (rejected[label] != 0) metrics_->Rejected(label).Increment(rejected[label]);
   }

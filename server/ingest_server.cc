@@ -24,6 +24,7 @@
 #include "stages/budget.h"
 #include "stages/dedup.h"
 #include "stages/encode.h"
+#include "stages/quota.h"
 #include "stages/submit.h"
 #include "stages/validate.h"
 
@@ -217,11 +218,16 @@ absl::Status IngestServer::Init() {
   }
   validator_ = std::make_unique<InteractionValidator>(options_.limits);
   if (absl::Status s = StartDedup(); !s.ok()) return s;
+  if (absl::Status s = StartQuotas(); !s.ok()) return s;
 
   // The admission path: one line per stage, in the order a request meets them.
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<AuthenticateStage>(auth_.get()));
   stages.push_back(std::make_unique<AdmitStage>(options_.max_batch, clock_));
+  if (quotas_ != nullptr) {
+    stages.push_back(
+        std::make_unique<QuotaStage>(quotas_.get(), quota_store_.get(), caller_metrics_.get()));
+  }
   stages.push_back(std::make_unique<ValidateStage>(validator_.get(), clock_, metrics_.get()));
   stages.push_back(std::make_unique<BudgetStage>(budget_.get()));
   if (dedup_store_ != nullptr) {
@@ -348,6 +354,38 @@ void IngestServer::Shutdown() {
   producer_.reset();
   http_.reset();
   embedded_.reset();
+}
+
+absl::Status IngestServer::StartQuotas() {
+  const QuotaOptions& o = options_.quota;
+  std::vector<std::pair<std::string, QuotaSpec>> named;
+  for (const std::string& q : o.named) {
+    auto parsed = ParseNamedQuota(q);
+    if (!parsed.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--quota: ", parsed.status().message()));
+    named.push_back(*std::move(parsed));
+  }
+  std::optional<QuotaSpec> fallback;
+  if (!o.default_quota.empty()) {
+    auto parsed = ParseQuotaSpec(o.default_quota);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--default-quota: ", parsed.status().message()));
+    }
+    fallback = *parsed;
+  }
+  if (named.empty() && !fallback.has_value()) return absl::OkStatus();  // No quotas.
+  if (o.store != "local") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--quota-store=", o.store, ": only local is supported"));
+  }
+  auto quotas = Quotas::Create(std::move(named), fallback, options_.max_batch);
+  if (!quotas.ok()) return quotas.status();
+  quotas_ = *std::move(quotas);
+  quota_store_ = std::make_unique<LocalQuotaStore>(clock_);
+  caller_metrics_ = std::make_unique<CallerMetrics>(*registry_, quotas_->names());
+  options_.service.identify_callers = true;
+  return absl::OkStatus();
 }
 
 absl::Status IngestServer::StartDedup() {

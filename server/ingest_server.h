@@ -33,8 +33,10 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prometheus/registry.h"
+#include "quotas.h"
 #include "redis_dedup_store.h"
 #include "stages/dedup.h"
+#include "stages/quota.h"
 #include "token_auth.h"
 #include "validation.h"
 
@@ -80,6 +82,13 @@ struct DedupOptions {
   std::string on_store_error = "write";  // Or "reject".
 };
 
+// Per-caller quotas (quotas.h); none by default.
+struct QuotaOptions {
+  std::vector<std::string> named;  // NAME=RATE[/BURST], one per caller.
+  std::string default_quota;       // RATE[/BURST] for every other caller; empty: none.
+  std::string store = "local";     // Per replica; redis://... shares the buckets.
+};
+
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics endpoint.
@@ -102,6 +111,7 @@ struct ServerOptions {
   // a quarter), and the requests and answers in between (the rest).
   int64_t memory_limit = int64_t{256} << 20;
   DedupOptions dedup;
+  QuotaOptions quota;
   ServiceOptions service;
   GrpcLimits grpc;
   SecurityOptions security;
@@ -148,6 +158,8 @@ class IngestServer {
   absl::Status Init();
   // The dedup store and its metrics, from options_.dedup (none when off).
   absl::Status StartDedup();
+  // Parses --quota and --default-quota; none: no quota stage.
+  absl::Status StartQuotas();
   // Publishes ready() to the health service and the gauge. Any thread.
   void UpdateReadiness();
 
@@ -168,6 +180,9 @@ class IngestServer {
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<DedupMetrics> dedup_metrics_;
   std::unique_ptr<DedupStore> dedup_store_;
+  std::unique_ptr<Quotas> quotas_;
+  std::unique_ptr<QuotaStore> quota_store_;
+  std::unique_ptr<CallerMetrics> caller_metrics_;
   RedisDedupStore* redis_dedup_ = nullptr;  // dedup_store_, when it is Redis.
   DedupStage::OnStoreError dedup_on_store_error_ = DedupStage::OnStoreError::kWrite;
   std::unique_ptr<IngestPath> path_;

@@ -8,8 +8,14 @@ namespace feed_ingest {
 
 IngestService::IngestService(const IngestPath* path, CallTracker* tracker, const Clock* clock,
                              MemoryBudget* budget, IngestMetrics* metrics, ServiceOptions options)
-    : options_(options),
-      call_services_{&service_, path, tracker, clock, budget, metrics, options.stream_window} {}
+    : options_(options), call_services_{&service_,
+                                        path,
+                                        tracker,
+                                        clock,
+                                        budget,
+                                        metrics,
+                                        options.stream_window,
+                                        options.identify_callers} {}
 
 IngestService::~IngestService() { Stop(); }
 

@@ -35,6 +35,8 @@ struct ServiceOptions {
   int stream_window = 256;
   // Ingest calls each queue is ready to accept at once.
   int unary_accept_slots = 64;
+  // Quotas are on: callers are told apart by certificate and address too.
+  bool identify_callers = false;
 };
 
 class IngestService {

@@ -92,6 +92,14 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.String("dedup-on-store-error", &o.dedup.on_store_error,
                "when the dedup store cannot be reached: write (without dedup) or reject "
                "(items RETRYABLE)");
+  flags.Repeated("quota", &o.quota.named,
+                 "NAME=RATE[/BURST]: events per second the caller NAME may send (its token's "
+                 "name, certificate common name or IP address); repeat for each caller");
+  flags.String("default-quota", &o.quota.default_quota,
+               "RATE[/BURST]: events per second for every caller without a --quota of its "
+               "own; empty: no quota");
+  flags.String("quota-store", &o.quota.store,
+               "where the callers' buckets are kept: local (each replica its own)");
   flags.Int("memory-quota-bytes", &g.memory_quota_bytes,
             "memory gRPC may use for all connections' buffers; 0: a quarter of --memory-limit", 0,
             INT64_MAX);

@@ -64,7 +64,7 @@ void StreamCall::OnArrived(bool ok) {
   }
   Admission admission;
   admission.method = Method::kStream;
-  admission.caller = CallerOf(context_);
+  admission.caller = CallerOf(context_, services_.identify_callers);
   StageOutcome outcome = services_.path->Open(admission);
   caller_ = std::move(admission.caller);
   if (outcome.step() != StageStep::kNext) End(ToGrpcStatus(outcome.status()));

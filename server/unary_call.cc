@@ -37,7 +37,7 @@ void UnaryCall::OnArrived(bool ok) {
     return;
   }
   batch_.times.received_ns = ticket_.start_ns;
-  admission_.caller = CallerOf(context_);
+  admission_.caller = CallerOf(context_, services_.identify_callers);
   admission_.deadline = DeadlineOf(context_, *services_.clock);
   const IngestPath& path = *services_.path;
   StageOutcome outcome = path.Open(admission_);
@@ -61,7 +61,10 @@ void UnaryCall::OnArrived(bool ok) {
     case StageStep::kRefuse:
     case StageStep::kBackOff:  // A unary call does not wait: the caller backs off.
       path.Refuse(admission_, outcome, /*response=*/nullptr);
-      Finish(ToGrpcStatus(outcome.status()));
+      // Over quota: the caller is told exactly when to come back.
+      Finish(outcome.label() == RejectLabel::kQuota
+                 ? PushbackStatus(outcome.status(), outcome.retry_after(), &context_)
+                 : ToGrpcStatus(outcome.status()));
       return;
   }
 }

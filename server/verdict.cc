@@ -19,6 +19,8 @@ absl::string_view RejectLabelName(size_t label) {
       return "cancelled";
     case RejectLabel::kDedupStore:
       return "dedup_store";
+    case RejectLabel::kQuota:
+      return "quota";
   }
   return "unknown";
 }

@@ -37,6 +37,10 @@
 #include "memory_budget.h"
 #include "verdict.h"
 
+namespace prometheus {
+class Counter;
+}  // namespace prometheus
+
 namespace feed_ingest {
 
 // Who is calling, as the call's metadata tells it.
@@ -45,6 +49,10 @@ struct Caller {
   absl::string_view bearer_token;
   // Who that is, once authenticated: the token's name in the tokens file.
   std::string name;
+  // The client certificate's subject common name (mutual TLS), and the
+  // peer's IP address; filled only when quotas need them.
+  std::string certificate_name;
+  std::string peer_address;
 };
 
 // One request on the path. The call that owns it keeps it alive (with the
@@ -62,6 +70,10 @@ struct Admission {
   MemoryCharge charge;
   // The token DedupStage holds this request's keys under; 0: none.
   uint64_t dedup_owner = 0;
+  // Where the request's accepted items are counted per caller (QuotaStage;
+  // null: not counted), and whether it was held back by its caller's quota.
+  prometheus::Counter* caller_accepted = nullptr;
+  bool throttled = false;
 };
 
 enum class StageStep : uint8_t {

@@ -72,7 +72,7 @@ FILE_VALID = 7
 MAX_BATCH = 1000  # the server's default --max-batch
 OVERSIZED = MAX_BATCH + 1
 REASONS = ("user_id", "video_id", "interaction_type", "watch_time", "timestamp", "event_id",
-           "kafka", "overload", "shutdown", "cancelled", "dedup_store")
+           "kafka", "overload", "shutdown", "cancelled", "dedup_store", "quota")
 
 # Panels allowed to return no series in this run: nothing fails here.
 PANELS_MAY_BE_EMPTY = {"Kafka delivery failures by error"}

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Per-caller quotas, seen from clients that are not ours.
+
+Python's grpcio (Debian python3-grpcio) calls the service with requests
+encoded by hand and reads a refusal's google.rpc.RetryInfo from the
+grpc-status-details-bin trailer, decoded by hand as well, and the
+grpc-retry-pushback-ms trailer.
+
+Run: FEED_INGEST_BIN=build/feed-ingest python3 tests/interop/quota_test.py
+"""
+import os
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dedup_test import INGEST, Server, answer, batch, request  # noqa: E402
+from utf8_test import parse  # noqa: E402
+
+RETRY_INFO = b"type.googleapis.com/google.rpc.RetryInfo"
+
+
+def retry_delay_ms(trailers):
+    """The RetryInfo delay in a grpc-status-details-bin trailer, in ms; None if absent."""
+    details = dict(trailers).get("grpc-status-details-bin")
+    if details is None:
+        return None
+    for any_msg in parse(details).get(3, []):
+        a = parse(any_msg)
+        if a.get(1, [b""])[0] != RETRY_INFO:
+            continue
+        duration = parse(parse(a[2][0]).get(1, [b""])[0])
+        return duration.get(1, [0])[0] * 1000 + duration.get(2, [0])[0] // 1_000_000
+    return None
+
+
+class Pushback(unittest.TestCase):
+    """One caller (by address: no tokens) with a quota of 1000 events/s."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--brokers=embedded", "--max-batch=1000", "--default-quota=1000/1000",
+                            "--dedup-window=0")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def test_over_quota_says_when_in_retry_info_and_the_pushback_trailer(self):
+        call = self.server.channel.unary_unary(INGEST)
+        time.sleep(1.1)  # A full bucket.
+        first = answer(call(request(1, batch(b"q1", 1000)), timeout=10))
+        self.assertEqual(first["accepted"], 1000)
+        with self.assertRaises(grpc.RpcError) as refused:
+            call(request(2, batch(b"q2", 500)), timeout=10)
+        e = refused.exception
+        self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("over its quota of 1000 events/s", e.details())
+        trailers = e.trailing_metadata()
+        delay = retry_delay_ms(trailers)
+        pushback = int(dict(trailers)["grpc-retry-pushback-ms"])
+        print("\nrefused: %r retry_delay_ms=%s pushback_ms=%d" % (e.details(), delay, pushback))
+        self.assertEqual(delay, pushback)
+        self.assertGreater(delay, 300)  # 500 events at 1000/s, less the time since.
+        self.assertLessEqual(delay, 500)
+        time.sleep(delay / 1000)
+        again = answer(call(request(3, batch(b"q2", 500)), timeout=10))
+        self.assertEqual(again["accepted"], 500, "waited as told: taken")
+        self.assertEqual(self.server.metric(
+            "feed_ingest_caller_events_total", '{caller="other",result="throttled"}'), 500)
+
+
+class TwoCallers(unittest.TestCase):
+    """Tokens name the callers; one sends at 10x its quota."""
+
+    def test_the_greedy_caller_gets_its_quota_and_the_other_keeps_its_rate(self):
+        tokens = tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False)
+        tokens.write("greedy token-greedy\npolite token-polite\n")
+        tokens.close()
+        server = Server("--brokers=embedded", "--max-batch=100", "--dedup-window=0",
+                        "--auth-tokens-file=" + tokens.name, "--quota=greedy=2000/200")
+        try:
+            def run(token, seconds, stop_at, counts, key, pause):
+                call = server.channel.unary_unary(INGEST)
+                meta = (("authorization", "Bearer " + token),)
+                n = 0
+                while time.time() < stop_at:
+                    items = batch(b"%s-%d" % (key.encode(), n), 100, user=key.encode())
+                    n += 1
+                    try:
+                        got = answer(call(request(n, items), metadata=meta, timeout=10))
+                        counts[key] += got["accepted"]
+                    except grpc.RpcError as e:
+                        if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                    if pause:
+                        time.sleep(pause)
+
+            seconds = 5.0
+            alone = {"polite": 0}
+            run("token-polite", seconds, time.time() + seconds, alone, "polite", 0)
+            both = {"polite": 0, "greedy": 0}
+            stop_at = time.time() + seconds
+            # Greedy: 100 events every 5 ms, 20,000/s against a quota of 2,000/s.
+            greedy = threading.Thread(target=run, args=("token-greedy", seconds, stop_at, both,
+                                                        "greedy", 0.005))
+            greedy.start()
+            run("token-polite", seconds, stop_at, both, "polite", 0)
+            greedy.join()
+            polite_share = both["polite"] / alone["polite"]
+            greedy_rate = both["greedy"] / seconds
+            print("\ntwo callers: polite alone %d/s, with greedy %d/s (%.2f); greedy %d/s "
+                  "against a quota of 2000/s" % (alone["polite"] / seconds,
+                                                both["polite"] / seconds, polite_share,
+                                                greedy_rate))
+            self.assertGreaterEqual(polite_share, 0.9)
+            self.assertLessEqual(abs(greedy_rate - 2000) / 2000, 0.1)
+        finally:
+            server.close()
+            os.unlink(tokens.name)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
