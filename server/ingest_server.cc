@@ -375,14 +375,36 @@ absl::Status IngestServer::StartQuotas() {
     fallback = *parsed;
   }
   if (named.empty() && !fallback.has_value()) return absl::OkStatus();  // No quotas.
-  if (o.store != "local") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--quota-store=", o.store, ": only local is supported"));
-  }
   auto quotas = Quotas::Create(std::move(named), fallback, options_.max_batch);
   if (!quotas.ok()) return quotas.status();
   quotas_ = *std::move(quotas);
-  quota_store_ = std::make_unique<LocalQuotaStore>(clock_);
+  if (o.store == "local") {
+    quota_store_ = std::make_unique<LocalQuotaStore>(clock_);
+  } else {
+    auto address = ParseRedisUrl(o.store);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--quota-store: not local, and ", address.status().message()));
+    }
+    auto& errors = prometheus::BuildCounter()
+                       .Name("feed_ingest_quota_store_errors_total")
+                       .Help(
+                           "Quota checks the Redis quota store did not answer (the request "
+                           "passed unthrottled)")
+                       .Register(*registry_)
+                       .Add({});
+    auto redis = std::make_unique<RedisQuotaStore>(*address, &errors);
+    if (absl::Status s = redis->Ping(); !s.ok()) {
+      // Not fatal: Redis may come up later; meanwhile requests pass.
+      Log(LogLevel::kError, "quota store unreachable; requests pass unthrottled until it answers",
+          {{"store", address->ToString()}, {"error", std::string(s.message())}});
+    }
+    quota_store_ = std::move(redis);
+  }
+  Log(LogLevel::kInfo, "quotas per caller",
+      {{"callers", absl::StrJoin(quotas_->names(), ",")},
+       {"default", o.default_quota.empty() ? "none" : o.default_quota},
+       {"store", o.store}});
   caller_metrics_ = std::make_unique<CallerMetrics>(*registry_, quotas_->names());
   options_.service.identify_callers = true;
   return absl::OkStatus();

@@ -35,6 +35,7 @@
 #include "prometheus/registry.h"
 #include "quotas.h"
 #include "redis_dedup_store.h"
+#include "redis_quota_store.h"
 #include "stages/dedup.h"
 #include "stages/quota.h"
 #include "token_auth.h"

@@ -109,86 +109,13 @@ constexpr char kShutdownReason[] =
     "the server is shutting down while another request with this event_id was being written: "
     "send it again";
 
-timeval TimevalOf(absl::Duration d) { return absl::ToTimeval(d); }
-
 }  // namespace
 
-void RedisDedupStore::ReplyDeleter::operator()(redisReply* r) const { freeReplyObject(r); }
-using Reply = std::unique_ptr<redisReply, RedisDedupStore::ReplyDeleter>;
-
-std::string RedisAddress::ToString() const {
-  return absl::StrCat("redis://", host, ":", port, "/", db);
-}
-
-absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
-  auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", url, "\" is not redis://HOST:PORT[/DB]: ", why));
-  };
-  if (!absl::ConsumePrefix(&url, "redis://")) return bad("it must start with redis://");
-  RedisAddress a;
-  absl::string_view hostport = url;
-  if (const size_t slash = url.find('/'); slash != absl::string_view::npos) {
-    hostport = url.substr(0, slash);
-    if (!absl::SimpleAtoi(url.substr(slash + 1), &a.db) || a.db < 0 || a.db > 15) {
-      return bad("DB must be a number from 0 to 15");
-    }
-  }
-  const size_t colon = hostport.rfind(':');
-  if (colon == absl::string_view::npos) return bad("no port");
-  a.host = std::string(hostport.substr(0, colon));
-  if (a.host.empty()) return bad("no host");
-  if (!absl::SimpleAtoi(hostport.substr(colon + 1), &a.port) || a.port <= 0 || a.port > 65535) {
-    return bad("the port must be from 1 to 65535");
-  }
-  return a;
-}
-
-// One hiredis connection: one command at a time, on one thread at a time.
-class RedisDedupStore::Connection {
- public:
-  explicit Connection(redisContext* c) : c_(c) {}
-  ~Connection() { redisFree(c_); }
-
-  // Sends `args` and reads the reply; null when the connection failed (it
-  // is then dropped) or Redis answered with an error.
-  Reply Command(const std::vector<std::string>& args, std::string* error) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    argv.reserve(args.size());
-    lens.reserve(args.size());
-    for (const std::string& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    void* raw = redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data());
-    Reply reply(static_cast<redisReply*>(raw));
-    if (reply == nullptr) {
-      *error = c_->errstr[0] != '\0' ? c_->errstr : "no reply";
-      broken_ = true;
-      return nullptr;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-      *error = std::string(reply->str, reply->len);
-      // A replica after a failover, or a server still loading: the next
-      // connection finds the primary that took over.
-      const absl::string_view e(*error);
-      broken_ = absl::StartsWith(e, "READONLY") || absl::StartsWith(e, "LOADING") ||
-                absl::StartsWith(e, "MASTERDOWN");
-      return nullptr;
-    }
-    return reply;
-  }
-  bool broken() const { return broken_; }
-
- private:
-  redisContext* const c_;
-  bool broken_ = false;
-};
+using Reply = RedisReply;
 
 RedisDedupStore::RedisDedupStore(RedisAddress address, absl::Duration window,
                                  absl::Duration claim_ttl, DedupMetrics* metrics)
-    : address_(std::move(address)),
+    : redis_(std::move(address), kTimeout),
       window_ms_(absl::ToInt64Milliseconds(window)),
       claim_ttl_(claim_ttl),
       claim_ttl_ms_(absl::ToInt64Milliseconds(claim_ttl)),
@@ -217,65 +144,6 @@ std::string RedisDedupStore::OwnerToken(uint64_t owner) const {
   return absl::StrCat("o:", instance_, ":", owner);
 }
 
-std::unique_ptr<RedisDedupStore::Connection> RedisDedupStore::Acquire(bool* pooled) {
-  {
-    absl::MutexLock lock(&pool_mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      *pooled = true;
-      return c;
-    }
-  }
-  *pooled = false;
-  redisContext* c =
-      redisConnectWithTimeout(address_.host.c_str(), address_.port, TimevalOf(kTimeout));
-  if (c == nullptr || c->err != 0) {
-    if (c != nullptr) redisFree(c);
-    return nullptr;
-  }
-  redisSetTimeout(c, TimevalOf(kTimeout));
-  auto connection = std::make_unique<Connection>(c);
-  if (address_.db != 0) {
-    std::string error;
-    if (connection->Command({"SELECT", absl::StrCat(address_.db)}, &error) == nullptr) {
-      return nullptr;
-    }
-  }
-  return connection;
-}
-
-void RedisDedupStore::Release(std::unique_ptr<Connection> connection) {
-  if (connection == nullptr || connection->broken()) return;
-  absl::MutexLock lock(&pool_mu_);
-  idle_.push_back(std::move(connection));
-}
-
-Reply RedisDedupStore::RoundTrip(const std::vector<std::string>& args, std::string* error) {
-  // A pooled connection may have died with the server it spoke to (a restart,
-  // a failover): then once more, on a new one.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    bool pooled = false;
-    auto c = Acquire(&pooled);
-    if (c == nullptr) {
-      *error = absl::StrCat("cannot connect to ", address_.ToString());
-      return nullptr;
-    }
-    Reply reply = c->Command(args, error);
-    const bool broken = c->broken();
-    Release(std::move(c));
-    if (reply != nullptr || !broken || !pooled) return reply;
-  }
-  return nullptr;
-}
-
-absl::Status RedisDedupStore::Ping() {
-  std::string error;
-  Reply r = RoundTrip({"PING"}, &error);
-  if (r == nullptr) return absl::UnavailableError(absl::StrCat(address_.ToString(), ": ", error));
-  return absl::OkStatus();
-}
-
 absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_t> items,
                                     absl::Span<const DedupKey> keys, uint64_t owner,
                                     Outcome* outcomes) {
@@ -293,11 +161,11 @@ absl::Status RedisDedupStore::Claim(IngestBatch* batch, absl::Span<const uint32_
 
   const absl::Time start = absl::Now();
   std::string error;
-  Reply reply = RoundTrip(args, &error);
+  Reply reply = redis_.RoundTrip(args, &error);
   metrics_->store_seconds().Observe(absl::ToDoubleSeconds(absl::Now() - start));
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != items.size()) {
     metrics_->store_errors().Increment();
-    return absl::UnavailableError(absl::StrCat("dedup store ", address_.ToString(), ": ",
+    return absl::UnavailableError(absl::StrCat("dedup store ", redis_.address().ToString(), ": ",
                                                reply == nullptr ? error : "unexpected reply"));
   }
   std::vector<std::pair<IngestBatch::Record*, std::string>> waits;
@@ -360,14 +228,16 @@ void RedisDedupStore::Publish(IngestBatch* batch, uint64_t owner) {
 
   const absl::Time start = absl::Now();
   std::string error;
-  Reply reply = RoundTrip(args, &error);
+  Reply reply = redis_.RoundTrip(args, &error);
   metrics_->store_seconds().Observe(absl::ToDoubleSeconds(absl::Now() - start));
   if (reply == nullptr) {
     // The claims stay until they expire: a retry meanwhile waits, then is
     // told to send again.
     metrics_->store_errors().Increment();
     Log(LogLevel::kWarning, "dedup store: the written keys were not recorded",
-        {{"store", address_.ToString()}, {"keys", absl::StrCat(keys.size())}, {"error", error}});
+        {{"store", redis_.address().ToString()},
+         {"keys", absl::StrCat(keys.size())},
+         {"error", error}});
   }
 }
 
@@ -401,7 +271,7 @@ void RedisDedupStore::Poll() {
   args.push_back(absl::StrCat(awaited.size()));
   for (const auto& a : awaited) args.push_back(a.second);
   std::string error;
-  Reply reply = RoundTrip(args, &error);
+  Reply reply = redis_.RoundTrip(args, &error);
   const bool ok =
       reply != nullptr && reply->type == REDIS_REPLY_ARRAY && reply->elements == awaited.size();
   if (!ok) metrics_->store_errors().Increment();
@@ -456,10 +326,12 @@ void RedisDedupStore::Renew() {
   args.push_back(absl::StrCat(window_ms_ + claim_ttl_ms_));
   for (const auto& k : keys) args.push_back(OwnerToken(k.first));
   std::string error;
-  if (RoundTrip(args, &error) == nullptr) {
+  if (redis_.RoundTrip(args, &error) == nullptr) {
     metrics_->store_errors().Increment();
     Log(LogLevel::kWarning, "dedup store: claims in flight were not renewed",
-        {{"store", address_.ToString()}, {"keys", absl::StrCat(keys.size())}, {"error", error}});
+        {{"store", redis_.address().ToString()},
+         {"keys", absl::StrCat(keys.size())},
+         {"error", error}});
   }
 }
 
@@ -475,7 +347,7 @@ void RedisDedupStore::PollLoop() {
     if (absl::Now() >= next_entries) {
       next_entries = absl::Now() + kEntriesInterval;
       std::string error;
-      Reply r = RoundTrip({"DBSIZE"}, &error);
+      Reply r = redis_.RoundTrip({"DBSIZE"}, &error);
       if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
         entries_.store(r->integer, std::memory_order_relaxed);
         metrics_->entries().Set(static_cast<double>(r->integer));

@@ -19,9 +19,8 @@
 // Keys: "feed-ingest:dedup:" user_id NUL event_id. One Redis (or a primary
 // with replicas), not Redis Cluster: the script's keys may span slots.
 //
-// Thread-safe: connections are pooled (one per concurrent round trip);
-// waiting items are settled under waits_mu_, as Abandon() takes them back;
-// the claims to renew are under held_mu_.
+// Thread-safe: RedisClient pools its connections; waiting items are settled under waits_mu_, as
+// Abandon() takes them back; the claims to renew are under held_mu_.
 #ifndef FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
 #define FEED_INGEST_SERVER_REDIS_DEDUP_STORE_H_
 
@@ -39,30 +38,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dedup_store.h"
-
-struct redisContext;
-struct redisReply;
+#include "redis_client.h"
 
 namespace feed_ingest {
-
-// redis://HOST:PORT[/DB].
-struct RedisAddress {
-  std::string host;
-  int port = 6379;
-  int db = 0;
-  std::string ToString() const;
-};
-absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url);
 
 class RedisDedupStore final : public DedupStore {
  public:
   static constexpr absl::Duration kTimeout = absl::Milliseconds(250);
   static constexpr absl::Duration kPollInterval = absl::Milliseconds(5);
   static constexpr absl::Duration kEntriesInterval = absl::Seconds(5);
-
-  struct ReplyDeleter {  // hiredis's replies.
-    void operator()(redisReply* r) const;
-  };
 
   // Starts the poller. Redis need not be up yet: every round trip connects
   // when it has no connection. `metrics` must outlive the store.
@@ -73,7 +57,7 @@ class RedisDedupStore final : public DedupStore {
   RedisDedupStore& operator=(const RedisDedupStore&) = delete;
 
   // One PING: whether Redis answers now.
-  absl::Status Ping();
+  absl::Status Ping() { return redis_.Ping(); }
 
   // Settles every item still waiting RETRYABLE, and stops the poller.
   void Stop();
@@ -94,17 +78,9 @@ class RedisDedupStore final : public DedupStore {
     std::vector<std::string> keys;
     absl::Time renewed;
   };
-  class Connection;
 
   static std::string KeyOf(const wire::Interaction& item);
   std::string OwnerToken(uint64_t owner) const;
-  // A pooled connection (*pooled), or a new one; null when Redis cannot be
-  // reached.
-  std::unique_ptr<Connection> Acquire(bool* pooled);
-  // `args` sent and answered; null with `error` when that failed.
-  std::unique_ptr<redisReply, ReplyDeleter> RoundTrip(const std::vector<std::string>& args,
-                                                      std::string* error);
-  void Release(std::unique_ptr<Connection> connection);
   void Poll();
   // Renews the lease of the claims this process holds a third of the way
   // into it, so a request in flight longer than --dedup-claim-ttl (a stream
@@ -112,15 +88,12 @@ class RedisDedupStore final : public DedupStore {
   void Renew();
   void PollLoop();
 
-  const RedisAddress address_;
+  RedisClient redis_;
   const int64_t window_ms_;
   const absl::Duration claim_ttl_;
   const int64_t claim_ttl_ms_;
   DedupMetrics* const metrics_;
   const std::string instance_;  // Tells this process's owner tokens apart.
-
-  absl::Mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
 
   absl::Mutex waits_mu_;
   absl::flat_hash_map<IngestBatch::Record*, Wait> waits_ ABSL_GUARDED_BY(waits_mu_);

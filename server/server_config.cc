@@ -99,7 +99,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
                "RATE[/BURST]: events per second for every caller without a --quota of its "
                "own; empty: no quota");
   flags.String("quota-store", &o.quota.store,
-               "where the callers' buckets are kept: local (each replica its own)");
+               "where the callers' buckets are kept: local (each replica its own) or "
+               "redis://HOST:PORT[/DB] (one bucket per caller shared by every replica; one "
+               "round trip per request)");
   flags.Int("memory-quota-bytes", &g.memory_quota_bytes,
             "memory gRPC may use for all connections' buffers; 0: a quarter of --memory-limit", 0,
             INT64_MAX);

@@ -18,7 +18,7 @@ import unittest
 import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dedup_test import INGEST, Server, answer, batch, request  # noqa: E402
+from dedup_test import INGEST, STREAM, Redis, Server, answer, batch, request  # noqa: E402
 from utf8_test import parse  # noqa: E402
 
 RETRY_INFO = b"type.googleapis.com/google.rpc.RetryInfo"
@@ -74,6 +74,42 @@ class Pushback(unittest.TestCase):
             "feed_ingest_caller_events_total", '{caller="other",result="throttled"}'), 500)
 
 
+class StreamWaits(unittest.TestCase):
+    """A stream over its caller's quota is not read until the bucket covers it."""
+
+    def test_a_stream_is_answered_at_the_quota_rate_and_nothing_refused(self):
+        server = Server("--brokers=embedded", "--max-batch=1000", "--default-quota=1000/1000",
+                        "--dedup-window=0")
+        try:
+            time.sleep(1.1)  # A full bucket.
+            sent = {}
+
+            def requests():
+                for n in range(1, 6):
+                    sent[n] = time.time()
+                    yield request(n, batch(b"s%d" % n, 1000, user=b"streamer"))
+
+            start = time.time()
+            answers = []
+            for data in server.channel.stream_stream(STREAM)(requests(), timeout=30):
+                answers.append((time.time() - start, answer(data)))
+            print("\nstream at 1000/s: " + ", ".join(
+                "seq %d accepted %d at %.2fs" % (a["sequence"], a["accepted"], t)
+                for t, a in answers))
+            self.assertEqual([a["sequence"] for _, a in answers], [1, 2, 3, 4, 5])
+            self.assertEqual([a["accepted"] for _, a in answers], [1000] * 5)
+            # The first from the full bucket, then one each second.
+            self.assertLess(answers[0][0], 0.8)
+            self.assertGreater(answers[-1][0], 3.8)
+            self.assertLess(answers[-1][0], 6.0)
+            self.assertEqual(server.metric("feed_ingest_caller_events_total",
+                                           '{caller="other",result="accepted"}'), 5000)
+            self.assertEqual(server.metric("feed_ingest_interactions_rejected_total",
+                                           '{reason="quota"}'), 0)
+        finally:
+            server.close()
+
+
 class TwoCallers(unittest.TestCase):
     """Tokens name the callers; one sends at 10x its quota."""
 
@@ -121,6 +157,70 @@ class TwoCallers(unittest.TestCase):
             self.assertLessEqual(abs(greedy_rate - 2000) / 2000, 0.1)
         finally:
             server.close()
+            os.unlink(tokens.name)
+
+
+class SharedThroughRedis(unittest.TestCase):
+    """Two service processes, one Redis: one bucket per caller across both."""
+
+    def test_a_caller_spread_over_two_replicas_gets_its_quota_once(self):
+        redis = Redis()
+        tokens = tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False)
+        tokens.write("greedy token-greedy\n")
+        tokens.close()
+        args = ("--brokers=embedded", "--max-batch=100", "--dedup-window=0",
+                "--auth-tokens-file=" + tokens.name, "--quota=greedy=1000/200",
+                "--quota-store=" + redis.url)
+        servers = [Server(*args), Server(*args)]
+        try:
+            seconds = 5.0
+            stop_at = time.time() + seconds
+            counts = [0, 0]
+            refused = [0, 0]
+
+            def run(i):
+                call = servers[i].channel.unary_unary(INGEST)
+                meta = (("authorization", "Bearer token-greedy"),)
+                n = 0
+                while time.time() < stop_at:  # 100 events every 10 ms: 10x the quota per replica
+                    n += 1
+                    items = batch(b"r%d-%d" % (i, n), 100, user=b"u%d" % i)
+                    try:
+                        counts[i] += answer(call(request(n, items), metadata=meta,
+                                                 timeout=10))["accepted"]
+                    except grpc.RpcError as e:
+                        if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                        refused[i] += 1
+                    time.sleep(0.01)
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            rate = sum(counts) / seconds
+            print("\nshared through Redis: replica 1 %d/s, replica 2 %d/s, together %d/s against "
+                  "a quota of 1000/s (refused %d and %d calls)"
+                  % (counts[0] / seconds, counts[1] / seconds, rate, refused[0], refused[1]))
+            # The burst (200) comes once on top of the rate.
+            self.assertLessEqual(abs(rate - 1000 - 200 / seconds) / 1000, 0.1)
+            self.assertGreater(min(counts), 0, "both replicas took some")
+            for s in servers:
+                self.assertEqual(s.metric("feed_ingest_quota_store_errors_total"), 0)
+
+            # Redis gone: requests pass unthrottled (counted), then the quota is back.
+            redis.stop()
+            got = answer(servers[0].channel.unary_unary(INGEST)(
+                request(1, batch(b"down", 100, user=b"d")),
+                metadata=(("authorization", "Bearer token-greedy"),), timeout=10))
+            self.assertEqual(got["accepted"], 100)
+            self.assertGreaterEqual(servers[0].metric("feed_ingest_quota_store_errors_total"), 1)
+            self.assertIn("quota store cannot be reached", servers[0].text())
+        finally:
+            for s in servers:
+                s.close()
+            redis.close()
             os.unlink(tokens.name)
 
 
