@@ -22,11 +22,15 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   if (broker->cluster_ == nullptr) {
     return absl::InternalError("embedded broker: the mock cluster did not start");
   }
-  const rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
-      broker->cluster_, options.topic.c_str(), options.partitions, options.replication_factor);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::InternalError(
-        absl::StrCat("embedded broker: creating topic ", options.topic, ": ", rd_kafka_err2str(e)));
+  std::vector<std::string> topics = options.more_topics;
+  topics.insert(topics.begin(), options.topic);
+  for (const std::string& topic : topics) {
+    const rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
+        broker->cluster_, topic.c_str(), options.partitions, options.replication_factor);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError(
+          absl::StrCat("embedded broker: creating topic ", topic, ": ", rd_kafka_err2str(e)));
+    }
   }
   broker->bootstrap_ = rd_kafka_mock_cluster_bootstraps(broker->cluster_);
   return broker;

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/defaults.h"
@@ -25,6 +26,7 @@ namespace feed_ingest {
 struct EmbeddedBrokerOptions {
   int brokers = 3;
   std::string topic = kDefaultTopic;
+  std::vector<std::string> more_topics;  // Made like `topic` (the overflow topic).
   int partitions = 6;
   int replication_factor = 1;
 };

@@ -98,6 +98,9 @@ class IngestBatch {
     // The dedup stage holds this record's key until it settles
     // (DedupStore::Publish()).
     bool claimed = false;
+    // Written to --overflow-topic (with the header feed-overflow: hot-key):
+    // its user_id is over --hot-key-limit.
+    bool overflow = false;
     DedupKey key;  // Set by the dedup stage for an item with an event_id.
   };
 
@@ -108,11 +111,13 @@ class IngestBatch {
     const Record* first;
   };
 
-  // An item that got its verdict before Kafka (a validation rule).
+  // An item that got its verdict before Kafka: INVALID (a validation rule),
+  // or RETRYABLE (its user_id over --hot-key-limit).
   struct Invalid {
     uint32_t index;
     uint8_t label;  // A RejectLabel index.
     std::string message;
+    bool retryable = false;
   };
 
   // With no notifier (tests) nothing is told, and IsSettled() says when the

@@ -94,7 +94,7 @@ void IngestPath::Count(const Admission& admission, IngestResponse* response) con
     if (response != nullptr) {
       auto* r = response->add_rejected();
       r->set_index(invalid->index);
-      r->set_code(REJECTION_CODE_INVALID);
+      r->set_code(invalid->retryable ? REJECTION_CODE_RETRYABLE : REJECTION_CODE_INVALID);
       r->set_message(invalid->message);
     }
     ++invalid;

@@ -131,6 +131,8 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(ServerOptions 
 
 absl::Status IngestServer::Init() {
   clock_ = options_.clock != nullptr ? options_.clock : &Clock::Real();
+  if (absl::Status s = StartHotKeys(); !s.ok()) return s;
+  const bool overflow = hot_keys_ != nullptr && hot_key_action_ == HotKeyStage::Action::kOverflow;
   brokers_ = options_.brokers;
   if (brokers_.empty()) {
     // A deployment that lost its broker list must not answer "accepted" for
@@ -142,6 +144,7 @@ absl::Status IngestServer::Init() {
   if (brokers_ == kEmbeddedBrokers) {
     EmbeddedBrokerOptions broker_options;
     broker_options.topic = options_.topic;
+    if (overflow) broker_options.more_topics.push_back(options_.hot_key.overflow_topic);
     auto broker = EmbeddedBroker::Start(broker_options);
     if (!broker.ok()) return broker.status();
     embedded_ = *std::move(broker);
@@ -181,6 +184,7 @@ absl::Status IngestServer::Init() {
   producer_options.kafka.brokers = brokers_;
   producer_options.kafka.queue_bytes = options_.memory_limit / 4;
   producer_options.kafka.topic = options_.topic;
+  if (overflow) producer_options.kafka.overflow_topic = options_.hot_key.overflow_topic;
   producer_options.kafka.content_type_header = options_.content_type_header;
   producer_options.kafka.extra_config = options_.kafka_config;
   producer_options.ring_capacity = options_.ring_capacity;
@@ -230,6 +234,10 @@ absl::Status IngestServer::Init() {
   }
   stages.push_back(std::make_unique<ValidateStage>(validator_.get(), clock_, metrics_.get()));
   stages.push_back(std::make_unique<BudgetStage>(budget_.get()));
+  if (hot_keys_ != nullptr) {
+    stages.push_back(
+        std::make_unique<HotKeyStage>(hot_keys_.get(), hot_key_action_, clock_, *registry_));
+  }
   if (dedup_store_ != nullptr) {
     stages.push_back(std::make_unique<DedupStage>(dedup_store_.get(), dedup_on_store_error_,
                                                   dedup_metrics_.get()));
@@ -407,6 +415,47 @@ absl::Status IngestServer::StartQuotas() {
        {"store", o.store}});
   caller_metrics_ = std::make_unique<CallerMetrics>(*registry_, quotas_->names());
   options_.service.identify_callers = true;
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::StartHotKeys() {
+  const HotKeyOptions& o = options_.hot_key;
+  if (o.action == "overflow") {
+    hot_key_action_ = HotKeyStage::Action::kOverflow;
+  } else if (o.action == "reject") {
+    hot_key_action_ = HotKeyStage::Action::kReject;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hot-key-action: \"", o.action, "\" is not overflow or reject"));
+  }
+  if (o.limit.empty()) return absl::OkStatus();  // Off.
+  auto limit = ParseQuotaSpec(o.limit);
+  if (!limit.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--hot-key-limit: ", limit.status().message()));
+  }
+  if (hot_key_action_ == HotKeyStage::Action::kOverflow) {
+    if (o.overflow_topic.empty()) {
+      return absl::InvalidArgumentError(
+          "--overflow-topic is empty: --hot-key-action=overflow needs a topic");
+    }
+    if (o.overflow_topic == options_.topic) {
+      return absl::InvalidArgumentError(absl::StrCat("--overflow-topic is --topic (",
+                                                     options_.topic,
+                                                     "): a hot user's excess "
+                                                     "would land where it was to be kept from"));
+    }
+  }
+  if (o.max_keys < static_cast<int64_t>(HotKeys::kShards)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hot-key-max-keys must be at least ", HotKeys::kShards));
+  }
+  hot_keys_ = std::make_unique<HotKeys>(*limit, static_cast<size_t>(o.max_keys));
+  Log(LogLevel::kInfo, "hot-key limit per user_id",
+      {{"limit", o.limit},
+       {"action", o.action},
+       {"overflow_topic",
+        hot_key_action_ == HotKeyStage::Action::kOverflow ? o.overflow_topic : "none"},
+       {"max_keys", absl::StrCat(o.max_keys)}});
   return absl::OkStatus();
 }
 

@@ -37,6 +37,7 @@
 #include "redis_dedup_store.h"
 #include "redis_quota_store.h"
 #include "stages/dedup.h"
+#include "stages/hot_key.h"
 #include "stages/quota.h"
 #include "token_auth.h"
 #include "validation.h"
@@ -90,6 +91,14 @@ struct QuotaOptions {
   std::string store = "local";     // Per replica; redis://... shares the buckets.
 };
 
+// Per user_id limits (hot_keys.h); off by default.
+struct HotKeyOptions {
+  std::string limit;                // RATE[/BURST] per user_id; empty: off.
+  std::string action = "overflow";  // Or "reject".
+  std::string overflow_topic = std::string(kDefaultTopic) + ".overflow";
+  int64_t max_keys = 100'000;  // Buckets kept at most (HotKeys::kBytesPerKey each).
+};
+
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics endpoint.
@@ -113,6 +122,7 @@ struct ServerOptions {
   int64_t memory_limit = int64_t{256} << 20;
   DedupOptions dedup;
   QuotaOptions quota;
+  HotKeyOptions hot_key;
   ServiceOptions service;
   GrpcLimits grpc;
   SecurityOptions security;
@@ -161,6 +171,8 @@ class IngestServer {
   absl::Status StartDedup();
   // Parses --quota and --default-quota; none: no quota stage.
   absl::Status StartQuotas();
+  // Parses the --hot-key-* flags; no limit: no hot-key stage.
+  absl::Status StartHotKeys();
   // Publishes ready() to the health service and the gauge. Any thread.
   void UpdateReadiness();
 
@@ -184,6 +196,8 @@ class IngestServer {
   std::unique_ptr<Quotas> quotas_;
   std::unique_ptr<QuotaStore> quota_store_;
   std::unique_ptr<CallerMetrics> caller_metrics_;
+  std::unique_ptr<HotKeys> hot_keys_;
+  HotKeyStage::Action hot_key_action_ = HotKeyStage::Action::kOverflow;
   RedisDedupStore* redis_dedup_ = nullptr;  // dedup_store_, when it is Redis.
   DedupStage::OnStoreError dedup_on_store_error_ = DedupStage::OnStoreError::kWrite;
   std::unique_ptr<IngestPath> path_;

@@ -18,6 +18,9 @@ namespace feed_ingest {
 struct KafkaOptions {
   std::string brokers;  // bootstrap.servers
   std::string topic = kDefaultTopic;
+  // Where items of a user over --hot-key-limit go (IngestBatch::Record::
+  // overflow), with the header feed-overflow: hot-key; empty: nowhere.
+  std::string overflow_topic;
   // librdkafka properties, applied after the defaults, in order.
   std::vector<std::pair<std::string, std::string>> extra_config;
   // When set, authenticate with AWS MSK IAM: SASL_SSL + OAUTHBEARER, tokens

@@ -101,8 +101,8 @@ class KafkaProducer::Loop final : private KafkaEvents {
       Shutdown(Deadline::After(*clock_, absl::ZeroDuration()),
                Deadline::After(*clock_, kPurgeGrace));
     }
-    for (Retired& r : retired_) Destroy(&r.rk, &r.rkt);
-    Destroy(&rk_, &rkt_);
+    for (Retired& r : retired_) Destroy(&r.rk, &r.rkt, &r.rkt_overflow);
+    Destroy(&rk_, &rkt_, &rkt_overflow_);
   }
 
   absl::Status Init() {
@@ -117,13 +117,18 @@ class KafkaProducer::Loop final : private KafkaEvents {
   }
 
   absl::Status EnsureTopic(absl::Duration timeout, const TopicSpec* create) {
-    return feed_ingest::EnsureTopic(rk_, options_.kafka.topic, options_.kafka.brokers, timeout,
-                                    create, *clock_);
+    if (absl::Status s = feed_ingest::EnsureTopic(rk_, options_.kafka.topic, options_.kafka.brokers,
+                                                  timeout, create, *clock_);
+        !s.ok() || options_.kafka.overflow_topic.empty()) {
+      return s;
+    }
+    return feed_ingest::EnsureTopic(rk_, options_.kafka.overflow_topic, options_.kafka.brokers,
+                                    timeout, create, *clock_);
   }
 
   void Start() {
     // Only now: a topic handle makes the producer ask for the topic by name.
-    rkt_ = rd_kafka_topic_new(rk_, options_.kafka.topic.c_str(), nullptr);
+    NewTopicHandles();
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -160,7 +165,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
       ++delivered_;
       // A rebuilt producer that delivers has proven itself: a later fatal
       // error is rebuilt at once again.
-      if (msg.rkt == rkt_) rebuilt_ = false;
+      if (msg.rkt == rkt_ || msg.rkt == rkt_overflow_) rebuilt_ = false;
       // The clocks are read once per poll: reports served together arrived
       // together, and a clock read per record costs more than the rest here.
       latency_.Observe(static_cast<double>(poll_mono_ns_ - batch->times.received_ns) * 1e-9);
@@ -257,8 +262,8 @@ class KafkaProducer::Loop final : private KafkaEvents {
       // Each header is allocated by librdkafka and freed with its message:
       // a record that needs none gets none.
       rd_kafka_headers_t* headers = nullptr;
-      if (content_type || !item.event_id().empty()) {
-        headers = rd_kafka_headers_new(2);
+      if (content_type || !item.event_id().empty() || r.overflow) {
+        headers = rd_kafka_headers_new(3);
         if (content_type) {
           rd_kafka_header_add(headers, "content-type", -1, "application/json", 16);
         }
@@ -266,16 +271,20 @@ class KafkaProducer::Loop final : private KafkaEvents {
           rd_kafka_header_add(headers, "event-id", -1, item.event_id().data(),
                               static_cast<ssize_t>(item.event_id().size()));
         }
+        if (r.overflow) rd_kafka_header_add(headers, "feed-overflow", -1, "hot-key", 7);
       }
+      // An overflow record with no overflow topic cannot happen: the hot-key
+      // stage runs only when there is one.
+      rd_kafka_topic_t* const rkt = r.overflow ? rkt_overflow_ : rkt_;
       // No copy flag: the batch keeps key and value alive until the report.
       const rd_kafka_resp_err_t err =
           headers != nullptr
-              ? rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
+              ? rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(0),
                                   RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(&r),
                                   RD_KAFKA_V_END)
-              : rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(0),
+              : rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(0),
                                   RD_KAFKA_V_KEY(item.user_id().data(), item.user_id().size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
@@ -322,7 +331,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
       if (purge) rd_kafka_purge(it->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
       rd_kafka_poll(it->rk, 0);
       if (rd_kafka_outq_len(it->rk) == 0) {
-        Destroy(&it->rk, &it->rkt);
+        Destroy(&it->rk, &it->rkt, &it->rkt_overflow);
         it = retired_.erase(it);
       } else {
         ++it;
@@ -337,10 +346,19 @@ class KafkaProducer::Loop final : private KafkaEvents {
     return n;
   }
 
-  static void Destroy(rd_kafka_t** rk, rd_kafka_topic_t** rkt) {
+  void NewTopicHandles() {
+    rkt_ = rd_kafka_topic_new(rk_, options_.kafka.topic.c_str(), nullptr);
+    if (!options_.kafka.overflow_topic.empty()) {
+      rkt_overflow_ = rd_kafka_topic_new(rk_, options_.kafka.overflow_topic.c_str(), nullptr);
+    }
+  }
+
+  static void Destroy(rd_kafka_t** rk, rd_kafka_topic_t** rkt, rd_kafka_topic_t** rkt_overflow) {
     if (*rkt != nullptr) rd_kafka_topic_destroy(*rkt);
+    if (*rkt_overflow != nullptr) rd_kafka_topic_destroy(*rkt_overflow);
     if (*rk != nullptr) rd_kafka_destroy(*rk);
     *rkt = nullptr;
+    *rkt_overflow = nullptr;
     *rk = nullptr;
   }
 
@@ -425,9 +443,10 @@ class KafkaProducer::Loop final : private KafkaEvents {
     }
     rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
     const int in_flight = rd_kafka_outq_len(rk_);
-    retired_.push_back({rk_, rkt_});
+    retired_.push_back({rk_, rkt_, rkt_overflow_});
     rk_ = nullptr;
     rkt_ = nullptr;
+    rkt_overflow_ = nullptr;
     absl::StatusOr<rd_kafka_t*> rk = config_->NewProducer();
     if (!rk.ok()) {
       // The same configuration built the first producer; this cannot fail
@@ -437,7 +456,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
       std::abort();
     }
     rk_ = *rk;
-    rkt_ = rd_kafka_topic_new(rk_, options_.kafka.topic.c_str(), nullptr);
+    NewTopicHandles();
     fatal_ = false;
     rebuilt_ = true;
     metrics_->producer_rebuilds().Increment();
@@ -460,6 +479,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
   std::unique_ptr<KafkaConfig> config_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
+  rd_kafka_topic_t* rkt_overflow_ = nullptr;  // When there is an overflow topic.
   RecordRing<IngestBatch*> ring_;
   std::thread thread_;
 
@@ -495,6 +515,7 @@ class KafkaProducer::Loop final : private KafkaEvents {
   struct Retired {
     rd_kafka_t* rk;
     rd_kafka_topic_t* rkt;
+    rd_kafka_topic_t* rkt_overflow;
   };
   std::vector<Retired> retired_;
 };

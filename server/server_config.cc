@@ -98,6 +98,20 @@ absl::StatusOr<ServerConfig> ParseServerConfig(int argc, char** argv, char** env
   flags.String("default-quota", &o.quota.default_quota,
                "RATE[/BURST]: events per second for every caller without a --quota of its "
                "own; empty: no quota");
+  flags.String("hot-key-limit", &o.hot_key.limit,
+               "RATE[/BURST]: events per second one user_id may send; past it "
+               "--hot-key-action applies; empty: no limit");
+  flags.String("hot-key-action", &o.hot_key.action,
+               "what becomes of an item over --hot-key-limit: overflow (written to "
+               "--overflow-topic with the header feed-overflow: hot-key, and accepted) or "
+               "reject (RETRYABLE, with the delay in its message)");
+  flags.String("overflow-topic", &o.hot_key.overflow_topic,
+               "Kafka topic for items over --hot-key-limit (--hot-key-action=overflow); "
+               "--create-topic creates it too");
+  flags.Int("hot-key-max-keys", &o.hot_key.max_keys,
+            "user_ids whose bucket is kept at most (58 bytes each at most); idle ones are "
+            "dropped first",
+            16, int64_t{1} << 32);
   flags.String("quota-store", &o.quota.store,
                "where the callers' buckets are kept: local (each replica its own) or "
                "redis://HOST:PORT[/DB] (one bucket per caller shared by every replica; one "

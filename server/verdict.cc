@@ -21,6 +21,8 @@ absl::string_view RejectLabelName(size_t label) {
       return "dedup_store";
     case RejectLabel::kQuota:
       return "quota";
+    case RejectLabel::kHotKey:
+      return "hot_key";
   }
   return "unknown";
 }

@@ -33,8 +33,9 @@ enum class RejectLabel : uint8_t {
   kCancelled,                   // The caller cancelled, or its deadline passed, first.
   kDedupStore,  // The dedup store could not be reached (--dedup-on-store-error=reject).
   kQuota,       // The caller was over its quota: the unary call was refused.
+  kHotKey,      // The item's user_id was over --hot-key-limit (--hot-key-action=reject).
 };
-inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 6;
+inline constexpr size_t kRejectLabelCount = kRejectReasonCount + 7;
 absl::string_view RejectLabelName(size_t label);
 inline size_t LabelIndex(RejectReason reason) { return static_cast<size_t>(reason); }
 inline size_t LabelIndex(RejectLabel label) { return static_cast<size_t>(label); }

@@ -157,7 +157,7 @@ TEST(EdgesTest, EveryMetricFamilyIsThereBeforeTheFirstEvent) {
   EXPECT_EQ(held.size(), 3u) << "one series per pool";
   EXPECT_EQ(held["feed_ingest_memory_held_bytes{pool=\"requests\"}"], 0);
   EXPECT_EQ(Samples(text, "feed_ingest_log_lines_dropped_total").size(), 1u);
-  EXPECT_EQ(Samples(text, "feed_ingest_interactions_rejected_total").size(), 12u)
+  EXPECT_EQ(Samples(text, "feed_ingest_interactions_rejected_total").size(), 13u)
       << "every reason, at 0";
   EXPECT_EQ(Samples(text, "feed_ingest_dedup_total").size(), 4u) << "every result, at 0";
   EXPECT_EQ(Samples(text, "feed_ingest_dedup_store_errors_total").size(), 1u);

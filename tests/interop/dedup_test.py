@@ -180,25 +180,33 @@ class MockBroker:
         self.proc.wait(timeout=10)
 
 
-def event_ids_in(brokers):
-    """How often each event-id header is in the topic, read from the start."""
+def read_topic(brokers, topic=TOPIC):
+    """Every record of `topic` up to its end offsets, read from the start:
+    ([(key, {header: value}, partition, offset)], the sum of the end offsets)."""
     consumer = KafkaConsumer(bootstrap_servers=brokers.split(","), auto_offset_reset="earliest",
                              enable_auto_commit=False, consumer_timeout_ms=3000,
                              request_timeout_ms=10000, api_version_auto_timeout_ms=10000)
     try:
-        partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC)]
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
         ends = consumer.end_offsets(partitions)
-        counts = {}
+        out = []
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
                 for r in records:
-                    for key, value in r.headers or []:
-                        if key == "event-id":
-                            counts[value] = counts.get(value, 0) + 1
-        return counts
+                    out.append((r.key, dict(r.headers or []), r.partition, r.offset))
+        return out, sum(ends.values())
     finally:
         consumer.close()
+
+
+def event_ids_in(brokers):
+    """How often each event-id header is in the topic, read from the start."""
+    counts = {}
+    for _, headers, _, _ in read_topic(brokers)[0]:
+        if "event-id" in headers:
+            counts[headers["event-id"]] = counts.get(headers["event-id"], 0) + 1
+    return counts
 
 
 def records_in(brokers):

@@ -72,7 +72,7 @@ FILE_VALID = 7
 MAX_BATCH = 1000  # the server's default --max-batch
 OVERSIZED = MAX_BATCH + 1
 REASONS = ("user_id", "video_id", "interaction_type", "watch_time", "timestamp", "event_id",
-           "kafka", "overload", "shutdown", "cancelled", "dedup_store", "quota")
+           "kafka", "overload", "shutdown", "cancelled", "dedup_store", "quota", "hot_key")
 
 # Panels allowed to return no series in this run: nothing fails here.
 PANELS_MAY_BE_EMPTY = {"Kafka delivery failures by error"}
@@ -218,7 +218,10 @@ def start_server():
     Env.server_log = os.path.join(Env.tmp, "feed-ingest.log")
     with open(Env.server_log, "wb") as log:
         Env.server = subprocess.Popen(
-            [SERVER_BIN, "--brokers=embedded", "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0"],
+            # A quota and a hot-key limit far above the load: their series are
+            # there for the dashboard's panels, and nothing is held back.
+            [SERVER_BIN, "--brokers=embedded", "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+             "--default-quota=10000000/10000000", "--hot-key-limit=10000000"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             env={k: v for k, v in os.environ.items() if not k.startswith("FEED_INGEST_")})
 
@@ -607,6 +610,8 @@ class PrometheusSeesTheLoad(unittest.TestCase):
             "feed_ingest_batch_size": ("histogram", set()),
             "feed_ingest_grpc_request_duration_seconds": ("histogram", {"method", "code"}),
             "feed_ingest_stage_seconds": ("histogram", {"stage"}),
+            "feed_ingest_caller_events": ("counter", {"caller", "result"}),
+            "feed_ingest_hot_key_events": ("counter", {"action"}),
             "feed_ingest_ring_depth": ("gauge", set()),
             "feed_ingest_ring_capacity": ("gauge", set()),
             "feed_ingest_kafka_queue_messages": ("gauge", set()),

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   feed_ingest::FlagSet flags("feed-ingest-mock-broker", "FEED_INGEST_MOCK_");
   flags.Int("brokers", &options.brokers, "brokers in the cluster", 1, 32);
   flags.String("topic", &options.topic, "topic to create");
+  flags.Repeated("also-topic", &options.more_topics,
+                 "another topic to create, with the same partitions (repeat for more)");
   flags.Int("partitions", &options.partitions, "partitions of the topic", 1, 1000);
   flags.Bool("check-sequences", &check_sequences,
              "check idempotent producers' sequence numbers as Kafka does, through a proxy");
