@@ -1,5 +1,6 @@
-# The topic feed.interactions.v1 and the IAM role feed-rec-producer that
-# feed-ingest runs as on AWS MSK with IAM access control.
+# The topics feed.interactions.v1 and feed.interactions.v1.overflow (where
+# --hot-key-action=overflow writes a hot user's excess), and the IAM role
+# feed-rec-producer that feed-ingest runs as on AWS MSK with IAM access control.
 #
 #   terraform init && terraform apply -var-file=prod.tfvars
 #   (see terraform.tfvars.example)
@@ -30,9 +31,22 @@ locals {
   msk_arn_prefix = "arn:${local.partition}:kafka:${var.region}:${var.account_id}"
   cluster_arn    = "${local.msk_arn_prefix}:cluster/${var.msk_cluster_name}/${var.msk_cluster_uuid}"
   topic_arn      = "${local.msk_arn_prefix}:topic/${var.msk_cluster_name}/${var.msk_cluster_uuid}/${var.topic_name}"
+  overflow_arn   = "${local.msk_arn_prefix}:topic/${var.msk_cluster_name}/${var.msk_cluster_uuid}/${var.overflow_topic_name}"
 
   # ec2.amazonaws.com, or ec2.amazonaws.com.cn in the China partition.
   ec2_service_principal = "ec2.${data.aws_partition.current.dns_suffix}"
+
+  # Both topics' settings: 7 days, snappy.
+  topic_config = merge(
+    {
+      "retention.ms"     = tostring(var.topic_retention_ms)
+      "compression.type" = "snappy"
+      "cleanup.policy"   = "delete"
+    },
+    var.topic_min_insync_replicas == null ? {} : {
+      "min.insync.replicas" = tostring(var.topic_min_insync_replicas)
+    },
+  )
 
   # The issuer without its scheme, as IAM condition keys name it.
   oidc_issuer = var.irsa_oidc_provider_url == null ? "" : trimprefix(var.irsa_oidc_provider_url, "https://")
@@ -45,16 +59,7 @@ resource "kafka_topic" "feed_interactions" {
   partitions         = var.topic_partitions
   replication_factor = var.topic_replication_factor
 
-  config = merge(
-    {
-      "retention.ms"     = tostring(var.topic_retention_ms)
-      "compression.type" = "snappy"
-      "cleanup.policy"   = "delete"
-    },
-    var.topic_min_insync_replicas == null ? {} : {
-      "min.insync.replicas" = tostring(var.topic_min_insync_replicas)
-    },
-  )
+  config = local.topic_config
 
   lifecycle {
     precondition {
@@ -62,6 +67,16 @@ resource "kafka_topic" "feed_interactions" {
       error_message = "topic_min_insync_replicas exceeds topic_replication_factor: acks=all writes would always fail."
     }
   }
+}
+
+# The same settings: a hot user's records keep their key and their order
+# there, for a consumer that reads them later or slower.
+resource "kafka_topic" "feed_interactions_overflow" {
+  name               = var.overflow_topic_name
+  partitions         = var.topic_partitions
+  replication_factor = var.topic_replication_factor
+
+  config = local.topic_config
 }
 
 # --- The producer role --------------------------------------------------------
@@ -106,7 +121,7 @@ data "aws_iam_policy_document" "assume_role" {
   }
 }
 
-# What the role may do: produce to the one topic, nothing else. These are MSK's
+# What the role may do: produce to the two topics, nothing else. These are MSK's
 # data-plane actions (kafka-cluster:*), checked by the brokers on the IAM
 # listener; kafka:* actions are the control plane and give no data access.
 data "aws_iam_policy_document" "producer" {
@@ -122,7 +137,7 @@ data "aws_iam_policy_document" "producer" {
     resources = [local.cluster_arn]
   }
 
-  # Read the topic's metadata and write to it.
+  # Read the topics' metadata and write to them.
   statement {
     sid    = "Topic"
     effect = "Allow"
@@ -130,7 +145,7 @@ data "aws_iam_policy_document" "producer" {
       "kafka-cluster:DescribeTopic",
       "kafka-cluster:WriteData",
     ]
-    resources = [local.topic_arn]
+    resources = [local.topic_arn, local.overflow_arn]
   }
 }
 

@@ -19,11 +19,16 @@ output "cluster_arn" {
 }
 
 output "topic_arn" {
-  description = "The topic ARN the policy grants DescribeTopic and WriteData on."
+  description = "The main topic's ARN; the policy grants DescribeTopic and WriteData on it and on the overflow topic."
   value       = local.topic_arn
 }
 
 output "topic_name" {
   description = "The topic, as feed-ingest's --topic (FEED_INGEST_TOPIC)."
   value       = kafka_topic.feed_interactions.name
+}
+
+output "overflow_topic_name" {
+  description = "The overflow topic, as feed-ingest's --overflow-topic (FEED_INGEST_OVERFLOW_TOPIC)."
+  value       = kafka_topic.feed_interactions_overflow.name
 }

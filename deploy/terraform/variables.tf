@@ -55,6 +55,12 @@ variable "topic_name" {
   default     = "feed.interactions.v1"
 }
 
+variable "overflow_topic_name" {
+  description = "The topic for a hot user's excess (feed-ingest's --overflow-topic, --hot-key-action=overflow); same partitions and settings as topic_name."
+  type        = string
+  default     = "feed.interactions.v1.overflow"
+}
+
 variable "topic_partitions" {
   description = "Partitions of the topic. Records are keyed by userId; changing the count moves users to other partitions."
   type        = number

@@ -231,10 +231,16 @@ class Compose(unittest.TestCase):
         init = self.services["kafka-init"]
         script = init["command"] if isinstance(init["command"], str) else " ".join(init["command"])
         script = script.replace("\\\n", " ")
-        create = next(line for line in re.split(r"\n(?!\s)", script) if "--create" in line)
-        words = shlex.split(create)
+        creates = [shlex.split(line) for line in re.split(r"\n(?!\s)", script) if "--create" in line]
+        self.assertEqual([w[w.index("--topic") + 1] for w in creates],
+                         ["feed.interactions.v1", "feed.interactions.v1.overflow"])
+        self.assertEqual(self.fi["environment"]["FEED_INGEST_OVERFLOW_TOPIC"],
+                         "feed.interactions.v1.overflow")
+        for words in creates:
+            self.check_topic_created(words)
+
+    def check_topic_created(self, words):
         self.assertIn("--if-not-exists", words)
-        self.assertEqual(words[words.index("--topic") + 1], "feed.interactions.v1")
         self.assertEqual(words[words.index("--partitions") + 1], "6")
         self.assertEqual(words[words.index("--replication-factor") + 1], "1")
         configs = {words[i + 1] for i, w in enumerate(words) if w == "--config"}

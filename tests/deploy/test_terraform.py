@@ -197,17 +197,26 @@ class TerraformContent(unittest.TestCase):
     # --- topic ---------------------------------------------------------------
 
     def test_topic_has_the_seed_settings(self):
-        topic = self.root.one("resource", "kafka_topic").attributes
+        topic = self.root.one("resource", "kafka_topic", "feed_interactions").attributes
         self.assertEqual(topic["name"], "var.topic_name")
         self.assertEqual(self.defaults["topic_name"], '"feed.interactions.v1"')
         self.assertEqual(topic["partitions"], "var.topic_partitions")
         self.assertEqual(self.defaults["topic_partitions"], "6")
         self.assertEqual(topic["replication_factor"], "var.topic_replication_factor")
         self.assertEqual(self.defaults["topic_replication_factor"], "3")
-        config = topic["config"]
+        self.assertEqual(topic["config"], "local.topic_config")
+        config = self.root.one("locals").attributes["topic_config"]
         self.assertRegex(config, r'"retention\.ms"\s*=\s*tostring\(var\.topic_retention_ms\)')
         self.assertEqual(self.defaults["topic_retention_ms"], "604800000")
         self.assertRegex(config, r'"compression\.type"\s*=\s*"snappy"')
+
+    def test_overflow_topic_has_the_same_settings(self):
+        main = self.root.one("resource", "kafka_topic", "feed_interactions").attributes
+        over = self.root.one("resource", "kafka_topic", "feed_interactions_overflow").attributes
+        self.assertEqual(over["name"], "var.overflow_topic_name")
+        self.assertEqual(self.defaults["overflow_topic_name"], '"feed.interactions.v1.overflow"')
+        for key in ("partitions", "replication_factor", "config"):
+            self.assertEqual(over[key], main[key], key)
 
     # --- policy --------------------------------------------------------------
 
@@ -234,13 +243,14 @@ class TerraformContent(unittest.TestCase):
             resources = attrs["resources"].replace(" ", "")
             by_resource[resources] = actions
         self.assertEqual(by_resource, {"[local.cluster_arn]": CLUSTER_ACTIONS,
-                                       "[local.topic_arn]": TOPIC_ACTIONS})
+                                       "[local.topic_arn,local.overflow_arn]": TOPIC_ACTIONS})
 
     def test_arns_have_msk_shapes(self):
         sample = {"region": "us-east-1", "account_id": "123456789012", "partition": None,
                   "msk_cluster_name": "video-window-msk",
                   "msk_cluster_uuid": "7b3c9f2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f-2",
-                  "topic_name": "feed.interactions.v1"}
+                  "topic_name": "feed.interactions.v1",
+                  "overflow_topic_name": "feed.interactions.v1.overflow"}
         ev = Evaluator(self.root, sample)
         self.assertEqual(
             ev.ref("local.cluster_arn"),
@@ -250,6 +260,7 @@ class TerraformContent(unittest.TestCase):
             ev.ref("local.topic_arn"),
             "arn:aws:kafka:us-east-1:123456789012:topic/video-window-msk/"
             "7b3c9f2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f-2/feed.interactions.v1")
+        self.assertEqual(ev.ref("local.overflow_arn"), ev.ref("local.topic_arn") + ".overflow")
         # Another partition (China, GovCloud) goes into both ARNs.
         china = Evaluator(self.root, dict(sample, partition="aws-cn", region="cn-north-1"))
         self.assertTrue(china.ref("local.cluster_arn").startswith("arn:aws-cn:kafka:cn-north-1:"))
