@@ -2,6 +2,7 @@
 // real gRPC channel, and librdkafka's consumer reading back what was written.
 #include "ingest_server.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -44,6 +45,9 @@ class IngestServerTest : public ::testing::Test {
  protected:
   void StartServer(ServerOptions options = {}) {
     EmbeddedBrokerOptions broker_options;
+    if (!options.hot_key.limit.empty()) {
+      broker_options.more_topics.push_back(options.hot_key.overflow_topic);
+    }
     broker_ = *EmbeddedBroker::Start(broker_options);
     options.brokers = broker_->bootstrap();
     options.listen = "127.0.0.1:0";
@@ -271,6 +275,67 @@ TEST_F(IngestServerTest, StreamAnswersEverySequenceAndWritesEveryRecordOnce) {
   EXPECT_EQ(MetricValue("feed_ingest_interactions_received_total", {{"method", "Stream"}}),
             kRequests * kPerRequest);
   EXPECT_EQ(MetricValue("feed_ingest_interactions_accepted_total", {}), kRequests * kPerRequest);
+}
+
+// Callers on several threads at once through the quota and hot-key stages:
+// one user over --hot-key-limit has its excess on the overflow topic, with
+// the header; everyone else's records are on the main topic; nothing lost.
+TEST_F(IngestServerTest, HotKeyOverflowAndQuotasUnderConcurrentCallers) {
+  ServerOptions options;
+  options.hot_key.limit = "100/100";
+  options.quota.default_quota = "1000000/1000000";
+  StartServer(std::move(options));
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 25;
+  constexpr int kPerCall = 20;  // Half of them the hot user's.
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int c = 0; c < kCalls; ++c) {
+        IngestRequest request;
+        for (int i = 0; i < kPerCall; ++i) {
+          const std::string id = absl::StrCat("t", t, "-c", c, "-i", i);
+          *request.add_interactions() =
+              MakeInteraction(i % 2 == 0 ? "hot" : absl::StrCat("user-", t, "-", i), "video-1", id);
+        }
+        IngestResponse response;
+        const grpc::Status status = Ingest(request, &response);
+        EXPECT_TRUE(status.ok()) << status.error_message();
+        EXPECT_EQ(response.rejected_size(), 0);
+        accepted += static_cast<int>(response.accepted());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  constexpr int kSent = kThreads * kCalls * kPerCall;
+  EXPECT_EQ(accepted.load(), kSent);
+
+  const double overflowed =
+      MetricValue("feed_ingest_hot_key_events_total", {{"action", "overflow"}});
+  ASSERT_GT(overflowed, 0);
+  const auto main = ReadTopic(server_->brokers(), kTopic, kSent - static_cast<size_t>(overflowed));
+  const auto over = ReadTopic(server_->brokers(), "feed.interactions.v1.overflow",
+                              static_cast<size_t>(overflowed));
+  EXPECT_EQ(main.size() + over.size(), static_cast<size_t>(kSent));
+  EXPECT_EQ(over.size(), static_cast<size_t>(overflowed));
+  std::set<std::string> ids;
+  for (const auto& record : over) {
+    EXPECT_EQ(record.key, "hot");
+    EXPECT_EQ(Header(record, "feed-overflow"), "hot-key");
+    ids.insert(Header(record, "event-id"));
+  }
+  size_t hot_on_main = 0;
+  for (const auto& record : main) {
+    EXPECT_EQ(Header(record, "feed-overflow"), "");
+    hot_on_main += record.key == "hot";
+    ids.insert(Header(record, "event-id"));
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kSent)) << "every item once";
+  EXPECT_GE(hot_on_main, 100u) << "the burst, at least";
+  EXPECT_EQ(
+      MetricValue("feed_ingest_caller_events_total", {{"caller", "other"}, {"result", "accepted"}}),
+      kSent);
 }
 
 // A slow broker and a tiny producer queue fill the ring: unary calls get

@@ -1,7 +1,9 @@
 // Hot keys without a server: the bounded table of buckets per user_id, and
 // the stage's verdicts (overflow, reject) on a fake clock.
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +82,27 @@ TEST(HotKeysTest, TheHottestAreNamedMostFirstAndCountedAgain) {
   EXPECT_TRUE(keys.TakeHottest(5).empty()) << "counted again from zero";
   for (size_t i = 0; i < HotKeys::kMaxNoted + 100; ++i) keys.NoteOver(absl::StrCat("k", i), 1);
   EXPECT_EQ(keys.TakeHottest(100'000).size(), HotKeys::kMaxNoted) << "bounded";
+}
+
+TEST(HotKeysTest, ManyThreadsTakeFromOneBucketNoMoreThanItHolds) {
+  HotKeys keys({/*rate=*/1, /*burst=*/1000}, /*max_keys=*/1600);
+  std::atomic<uint32_t> taken{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      int64_t wait = 0;
+      for (int i = 0; i < 2000; ++i) {
+        const uint32_t got = keys.Take("bot", 1, /*now_ns=*/0, &wait);
+        taken += got;
+        if (got == 0) keys.NoteOver("bot", 1);
+        keys.Take(absl::StrCat("user-", t, "-", i), 1, 0, &wait);
+        if (i % 500 == 0) keys.TakeHottest(3);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(taken.load(), 1000u) << "the burst, exactly, whatever the interleaving";
+  EXPECT_LE(keys.size(), 1600u);
 }
 
 class HotKeyStageTest : public ::testing::Test {
