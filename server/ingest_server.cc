@@ -382,6 +382,15 @@ absl::Status IngestServer::StartQuotas() {
     }
     fallback = *parsed;
   }
+  // Checked with no quota too: a typo shows at start, not when quotas are set.
+  absl::StatusOr<RedisAddress> address;
+  if (o.store != "local") {
+    address = ParseRedisUrl(o.store);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--quota-store: not local, and ", address.status().message()));
+    }
+  }
   if (named.empty() && !fallback.has_value()) return absl::OkStatus();  // No quotas.
   auto quotas = Quotas::Create(std::move(named), fallback, options_.max_batch);
   if (!quotas.ok()) return quotas.status();
@@ -389,11 +398,6 @@ absl::Status IngestServer::StartQuotas() {
   if (o.store == "local") {
     quota_store_ = std::make_unique<LocalQuotaStore>(clock_);
   } else {
-    auto address = ParseRedisUrl(o.store);
-    if (!address.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--quota-store: not local, and ", address.status().message()));
-    }
     auto& errors = prometheus::BuildCounter()
                        .Name("feed_ingest_quota_store_errors_total")
                        .Help(

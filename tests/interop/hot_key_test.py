@@ -181,7 +181,9 @@ class Reject(unittest.TestCase):
         for args, says in [(["--hot-key-limit=0"], "--hot-key-limit"),
                            (["--hot-key-limit=10", "--hot-key-action=drop"], "--hot-key-action"),
                            (["--hot-key-limit=10", "--overflow-topic=feed.interactions.v1"],
-                            "--overflow-topic")]:
+                            "--overflow-topic"),
+                           (["--quota-store=redis:/localhost"], "--quota-store"),
+                           (["--quota=a=10/10"], "--max-batch")]:
             with self.assertRaises(RuntimeError) as e:
                 Server("--brokers=embedded", *args).close()
             self.assertIn(says, str(e.exception))
