@@ -12,15 +12,6 @@ HotKeys::HotKeys(QuotaSpec limit, size_t max_keys)
       rate_per_ns_(limit.rate * 1e-9),
       max_per_shard_(std::max<size_t>(1, max_keys / kShards)) {}
 
-bool HotKeys::Refill(Level& level, int64_t now_ns) const {
-  if (now_ns > level.last_ns) {
-    level.tokens = std::min(
-        limit_.burst, level.tokens + static_cast<double>(now_ns - level.last_ns) * rate_per_ns_);
-    level.last_ns = now_ns;
-  }
-  return level.tokens >= limit_.burst;
-}
-
 uint32_t HotKeys::Take(absl::string_view user_id, uint32_t n, int64_t now_ns, int64_t* wait_ns) {
   const uint64_t hash = absl::Hash<absl::string_view>{}(user_id);
   Shard& shard = shards_[hash >> 60];
@@ -28,11 +19,11 @@ uint32_t HotKeys::Take(absl::string_view user_id, uint32_t n, int64_t now_ns, in
   auto it = shard.levels.find(hash);
   if (it == shard.levels.end()) {
     if (shard.levels.size() >= max_per_shard_) MakeRoom(shard, now_ns);
-    it = shard.levels.emplace(hash, Level{limit_.burst, now_ns}).first;
+    it = shard.levels.emplace(hash, TokenLevel{limit_.burst, now_ns}).first;
   } else {
     Refill(it->second, now_ns);
   }
-  Level& level = it->second;
+  TokenLevel& level = it->second;
   const auto whole = static_cast<uint32_t>(std::min<double>(n, std::floor(level.tokens)));
   level.tokens -= whole;
   if (whole < n) {

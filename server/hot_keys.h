@@ -34,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "quotas.h"
+#include "token_bucket.h"
 
 namespace feed_ingest {
 
@@ -63,17 +64,15 @@ class HotKeys {
   const QuotaSpec& limit() const { return limit_; }
 
  private:
-  struct Level {
-    double tokens;
-    int64_t last_ns;
-  };
   struct Shard {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<uint64_t, Level> levels ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<uint64_t, TokenLevel> levels ABSL_GUARDED_BY(mu);
   };
 
   // Refills `level` to `now_ns`; true when it is full.
-  bool Refill(Level& level, int64_t now_ns) const;
+  bool Refill(TokenLevel& level, int64_t now_ns) const {
+    return level.Refill(rate_per_ns_, limit_.burst, now_ns);
+  }
   void MakeRoom(Shard& shard, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const QuotaSpec limit_;

@@ -16,44 +16,53 @@
 
 namespace feed_ingest {
 
+// A bucket's level: how many events it holds, counted at `last_ns`. The
+// rate and burst are kept by whoever holds many levels with one limit
+// (HotKeys), or by TokenBucket.
+struct TokenLevel {
+  double tokens;
+  int64_t last_ns;
+
+  // Refills to `now_ns` at `rate_per_ns`, up to `burst`; true when full.
+  bool Refill(double rate_per_ns, double burst, int64_t now_ns) {
+    if (now_ns > last_ns) {
+      tokens = std::min(burst, tokens + static_cast<double>(now_ns - last_ns) * rate_per_ns);
+      last_ns = now_ns;
+    }
+    return tokens >= burst;
+  }
+};
+
 class TokenBucket {
  public:
   // Starts full. `rate` > 0, `burst` >= 1.
   TokenBucket(double rate, double burst, int64_t now_ns)
-      : rate_per_ns_(rate * 1e-9), burst_(burst), tokens_(burst), last_ns_(now_ns) {}
+      : rate_per_ns_(rate * 1e-9), burst_(burst), level_{burst, now_ns} {}
 
   // Takes `n` events if the bucket holds them: 0. Otherwise takes nothing
   // and returns the nanoseconds until it will hold them (n > burst: never
   // fits, returns -1).
   int64_t Take(double n, int64_t now_ns) {
-    Refill(now_ns);
+    level_.Refill(rate_per_ns_, burst_, now_ns);
     if (n > burst_) return -1;
-    if (tokens_ >= n) {
-      tokens_ -= n;
+    if (level_.tokens >= n) {
+      level_.tokens -= n;
       return 0;
     }
-    return static_cast<int64_t>(std::ceil((n - tokens_) / rate_per_ns_));
+    return static_cast<int64_t>(std::ceil((n - level_.tokens) / rate_per_ns_));
   }
 
   double tokens(int64_t now_ns) {
-    Refill(now_ns);
-    return tokens_;
+    level_.Refill(rate_per_ns_, burst_, now_ns);
+    return level_.tokens;
   }
   // Full again: its caller has been idle for a burst's time.
-  bool full(int64_t now_ns) { return tokens(now_ns) >= burst_; }
+  bool full(int64_t now_ns) { return level_.Refill(rate_per_ns_, burst_, now_ns); }
 
  private:
-  void Refill(int64_t now_ns) {
-    if (now_ns > last_ns_) {
-      tokens_ = std::min(burst_, tokens_ + static_cast<double>(now_ns - last_ns_) * rate_per_ns_);
-      last_ns_ = now_ns;
-    }
-  }
-
   const double rate_per_ns_;
   const double burst_;
-  double tokens_;
-  int64_t last_ns_;
+  TokenLevel level_;
 };
 
 }  // namespace feed_ingest

@@ -5,10 +5,10 @@
 
 namespace feed_ingest {
 
-std::string CallerIdentity(const Caller& caller) {
+absl::string_view CallerIdentity(const Caller& caller) {
   if (!caller.name.empty()) return caller.name;
-  if (!caller.certificate_name.empty()) return std::string(caller.certificate_name);
-  return std::string(caller.peer_address);
+  if (!caller.certificate_name.empty()) return caller.certificate_name;
+  return caller.peer_address;
 }
 
 CallerMetrics::CallerMetrics(prometheus::Registry& registry,
@@ -28,7 +28,7 @@ CallerMetrics::CallerMetrics(prometheus::Registry& registry,
 }
 
 StageOutcome QuotaStage::Run(Admission& admission) {
-  const std::string who = CallerIdentity(admission.caller);
+  const absl::string_view who = CallerIdentity(admission.caller);
   if (metrics_ != nullptr) admission.caller_accepted = &metrics_->Accepted(who);
   const QuotaSpec* spec = quotas_->SpecFor(who);
   if (spec == nullptr) return StageOutcome::Next();

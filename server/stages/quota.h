@@ -23,8 +23,8 @@
 
 namespace feed_ingest {
 
-// Who `caller` is, for quotas and metrics.
-std::string CallerIdentity(const Caller& caller);
+// Who `caller` is, for quotas and metrics: a view into `caller`.
+absl::string_view CallerIdentity(const Caller& caller);
 
 // feed_ingest_caller_events_total{caller,result="accepted|throttled"}: one
 // caller label per --quota name, and "other" for everyone else (never an
